@@ -1,0 +1,98 @@
+"""Settings: one object, built from environment variables in create_app() / main() and passed down."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from integration.paths import project_root
+
+
+def default_database_url() -> str:
+    return f"sqlite:///{project_root() / 'var' / 'dermrcm.db'}"
+
+
+class Settings(BaseSettings):
+    """Every setting, its environment variable and default (see the README's table)."""
+
+    model_config = SettingsConfigDict(env_prefix="DERMRCM_", extra="ignore", frozen=True)
+
+    database_url: str = Field(
+        default_factory=default_database_url,
+        validation_alias=AliasChoices("DATABASE_URL", "DERMRCM_DATABASE_URL"),
+        description="SQLAlchemy URL; sqlite:///var/dermrcm.db by default, postgresql+psycopg://... for PostgreSQL",
+    )
+    secret_key: str | None = Field(
+        default=None,
+        description="Signs session cookies and encrypts stored tokens; generated into var/secret_key when unset",
+    )
+    host: str = Field(default="127.0.0.1", description="Address the app listens on")
+    port: int = Field(default=8080, description="Port of the SMART app and API")
+    public_url: str | None = Field(
+        default=None,
+        description="The app's external URL (for redirect_uri); http://HOST:PORT when unset",
+    )
+    sandbox_port: int = Field(
+        default=8081, description="Port of the sandbox EHR started by `dermrcm run`"
+    )
+    sandbox_data: Path | None = Field(
+        default=None,
+        description="Folder of FHIR bundles for the sandbox EHR; fixtures/patients when unset",
+    )
+    client_id: str = Field(
+        default="derm-rcm", description="SMART client_id registered with the EHR"
+    )
+    issuers: str = Field(
+        default="",
+        description="Comma-separated FHIR base URLs (iss) the app accepts, each optionally `URL=client_id`; `dermrcm run` adds its sandbox",
+    )
+    scope: str = Field(
+        default=(
+            "launch openid fhirUser offline_access patient/Patient.rs patient/Coverage.rs "
+            "patient/Condition.rs patient/Observation.rs patient/MedicationStatement.rs "
+            "patient/MedicationRequest.rs patient/Medication.rs patient/Media.rs "
+            "patient/DocumentReference.rs patient/Procedure.rs patient/DiagnosticReport.rs "
+            "patient/Organization.rs patient/Binary.r"
+        ),
+        description="Scopes asked for in an EHR launch (a standalone launch asks launch/patient instead of launch)",
+    )
+    fhir_timeout: float = Field(default=10.0, description="Seconds to wait for one FHIR response")
+    fhir_retries: int = Field(default=3, description="Retries on 429 and 5xx, with backoff")
+    fhir_concurrency: int = Field(default=8, description="Parallel FHIR requests per launch")
+    fhir_page_size: int = Field(
+        default=1000, description="_count asked for in searches (the server may give fewer)"
+    )
+    refresh_margin: int = Field(
+        default=60, description="Refresh the access token this many seconds before it expires"
+    )
+    session_hours: float = Field(default=8.0, description="How long a launched session lasts")
+    log_level: str = Field(default="INFO", description="Python logging level")
+
+    @field_validator("public_url")
+    @classmethod
+    def _strip(cls, value: str | None) -> str | None:
+        return value.rstrip("/") if value else value
+
+    @property
+    def app_url(self) -> str:
+        return self.public_url or f"http://{self.host}:{self.port}"
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.app_url.startswith("https://")
+
+    def issuer_clients(self) -> dict[str, str]:
+        """iss (no trailing slash) -> client_id."""
+        out: dict[str, str] = {}
+        for item in self.issuers.split(","):
+            item = item.strip()
+            if not item:
+                continue
+            iss, _, client = item.partition("=")
+            out[iss.strip().rstrip("/")] = client.strip() or self.client_id
+        return out
+
+    def with_changes(self, **changes: object) -> Settings:
+        return self.model_copy(update=changes)
