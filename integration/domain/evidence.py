@@ -1,0 +1,212 @@
+"""Clinical evidence: the facts a payer asks for, each carrying the FHIR resource it came from.
+
+`source` is always "Type/id" or "Type/id/_history/version". A fact without a source is never
+made: what the chart lacks is a `MissingItem`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import MISSING, dataclass, field, fields, is_dataclass
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+MEASURE_KEYS: tuple[str, ...] = ("PASI", "EASI", "DLQI", "BSA", "IGA", "REGION_AREA")
+
+
+class TherapyKind(StrEnum):
+    TOPICAL = "topical"
+    SYSTEMIC = "systemic"
+    BIOLOGIC = "biologic"
+    PHOTOTHERAPY = "phototherapy"
+    UNKNOWN = "unknown"
+
+
+class Outcome(StrEnum):
+    INADEQUATE_RESPONSE = "inadequate response"
+    INTOLERANCE = "intolerance"
+    CONTRAINDICATION = "contraindication"
+    ONGOING = "ongoing"
+    UNKNOWN = "unknown"
+
+
+class Owner(StrEnum):
+    """Who should supply a missing item."""
+
+    CLINICIAN = "clinician"
+    COORDINATOR = "coordinator"
+    FRONT_DESK = "front desk"
+
+
+@dataclass(frozen=True, slots=True)
+class PatientFact:
+    id: str
+    source: str
+    name: str | None
+    birth_date: str | None
+    gender: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Component:
+    region: str
+    value: Decimal
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class Measure:
+    """One severity score on one date. `date` is the chart's own date (YYYY, YYYY-MM or YYYY-MM-DD)."""
+
+    value: Decimal
+    unit: str | None
+    date: str
+    source: str
+    instrument: str
+    text: str | None = None
+    region: str | None = None
+    components: tuple[Component, ...] = ()
+    derived: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnosis:
+    icd10: str | None
+    snomed: str | None
+    text: str
+    onset: str | None
+    clinical_status: str | None
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class Therapy:
+    """A therapy course. `recorded_as` says what the chart holds: a medication "statement"
+    (taken), an "order" (prescribed: an active order may not have been started yet) or
+    "procedure" sessions (phototherapy)."""
+
+    name: str
+    rxnorm: str | None
+    kind: TherapyKind
+    drug_class: str | None
+    start: str | None
+    end: str | None
+    weeks: int | None
+    status: str
+    outcome: Outcome
+    outcome_text: str | None
+    recorded_as: str
+    source: str
+    sessions: int | None = None
+    sources: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Photo:
+    source: str
+    date: str | None
+    body_site: str | None
+    content_type: str
+    title: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class CoverageFact:
+    """`current`: status active (or not given) and the period has not ended by `as_of`."""
+
+    payer: str | None
+    plan: str | None
+    member_id: str | None
+    status: str | None
+    start: str | None
+    end: str | None
+    current: bool
+    source: str
+    payer_source: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PathologyFact:
+    date: str | None
+    text: str
+    codes: tuple[str, ...]
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class ScreeningFact:
+    test: str
+    name: str
+    date: str | None
+    result: str | None
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class MissingItem:
+    """Something a prior authorization would need that the chart lacks, and who should supply it."""
+
+    id: str
+    what: str
+    detail: str
+    owner: Owner
+    condition: str | None = None
+    see: tuple[str, ...] = ()
+    basis: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """A resource that could not be used (failed validation, unreadable), reported, not fatal."""
+
+    source: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class ClinicalEvidence:
+    patient: PatientFact | None
+    as_of: str
+    measures: dict[str, tuple[Measure, ...]]
+    diagnoses: tuple[Diagnosis, ...]
+    therapies: tuple[Therapy, ...]
+    photos: tuple[Photo, ...]
+    coverage: tuple[CoverageFact, ...]
+    pathology: tuple[PathologyFact, ...]
+    screenings: tuple[ScreeningFact, ...]
+    missing: tuple[MissingItem, ...]
+    problems: tuple[Problem, ...] = field(default=())
+
+    def to_json(self) -> dict[str, Any]:
+        """The documented JSON shape (fhir_profiles/clinical-evidence.schema.json)."""
+        out = _to_json(self)
+        assert isinstance(out, dict)
+        return out
+
+
+def _number(value: Decimal) -> int | float:
+    if value == value.to_integral_value():
+        return int(value)
+    return float(value)
+
+
+def _to_json(value: Any) -> Any:
+    """Dataclasses to dicts; fields left at their default (None or empty) are omitted."""
+    if isinstance(value, Decimal):
+        return _number(value)
+    if isinstance(value, StrEnum):
+        return value.value
+    if isinstance(value, dict):
+        return {k: _to_json(v) for k, v in value.items()}
+    if isinstance(value, tuple | list):
+        return [_to_json(v) for v in value]
+    if is_dataclass(value) and not isinstance(value, type):
+        out: dict[str, Any] = {}
+        for f in fields(value):
+            item = getattr(value, f.name)
+            has_default = f.default is not MISSING or f.default_factory is not MISSING
+            if has_default and item in (None, ()):
+                continue
+            out[f.name] = _to_json(item)
+        return out
+    return value
