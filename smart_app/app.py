@@ -1,0 +1,83 @@
+"""create_app(): the SMART app and its API, built from one Settings object."""
+
+from __future__ import annotations
+
+import logging
+from decimal import Decimal
+
+from flask import Flask, Response
+
+from integration.mapping.evidence_maps import load_evidence_maps
+from integration.paths import project_root
+from integration.settings import Settings
+from integration.store.database import make_engine, session_factory
+from integration.store.secrets import TokenCipher, load_or_create_secret
+from integration.store.smart_sessions import SmartSessionStore
+from smart_app import errors
+from smart_app.services import AppServices
+from smart_app.views import evidence, launch
+
+
+def _number(value: object) -> str:
+    if isinstance(value, Decimal):
+        text = format(value.normalize(), "f")
+        return text
+    return str(value)
+
+
+def warm_up() -> None:
+    """Build the FHIR model classes once, so the first launch doesn't pay for it."""
+    from fhir.resources.R4B import get_fhir_model_class
+
+    from integration.fhir.chart_reader import CHART_SEARCHES
+
+    for type_name in ["Patient", "Organization", "Medication", *CHART_SEARCHES]:
+        get_fhir_model_class(type_name).model_json_schema()
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    settings = settings or Settings()
+    app = Flask(__name__)
+    secret = settings.secret_key or load_or_create_secret(project_root() / "var" / "secret_key")
+    secure = settings.secure_cookies
+    app.config.update(
+        SECRET_KEY=secret,
+        SESSION_COOKIE_NAME="dermrcm",
+        SESSION_COOKIE_HTTPONLY=True,
+        # Inside an EHR iframe the app is a third party: over https the cookie must be
+        # SameSite=None; Secure (and Partitioned for Chrome's third-party cookie rules).
+        SESSION_COOKIE_SAMESITE="None" if secure else "Lax",
+        SESSION_COOKIE_SECURE=secure,
+        SESSION_COOKIE_PARTITIONED=secure,
+    )
+    engine = make_engine(settings.database_url)
+    store = SmartSessionStore(session_factory(engine), TokenCipher(secret))
+    services = AppServices(settings, store, load_evidence_maps())
+    app.extensions["dermrcm"] = services
+    app.extensions["dermrcm.engine"] = engine
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.jinja_env.filters["num"] = _number
+    errors.register(app)
+    app.register_blueprint(launch.bp)
+    app.register_blueprint(evidence.bp)
+    ancestors = " ".join(["'self'", *services.frame_ancestors()])
+
+    @app.after_request
+    def _headers(response: Response) -> Response:
+        response.headers.setdefault("Content-Security-Policy", f"frame-ancestors {ancestors}")
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        if not response.headers.get("Cache-Control"):
+            response.headers["Cache-Control"] = "no-store"
+        return response
+
+    logging.getLogger("integration").setLevel(settings.log_level)
+    logging.getLogger("smart_app").setLevel(settings.log_level)
+    return app
+
+
+def serve_app() -> Flask:
+    """For gunicorn (`gunicorn 'smart_app.app:serve_app()'`): settings from the environment."""
+    app = create_app()
+    warm_up()
+    return app
