@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from threading import Lock
 from typing import Any
@@ -70,12 +71,34 @@ def _get(url: str, timeout: float) -> requests.Response:
 
 
 class Discovery:
-    """SMART configuration per iss, from .well-known/smart-configuration, else metadata; cached."""
+    """SMART configuration per iss, from .well-known/smart-configuration, else metadata; and
+    the EHR's id_token signing keys. Both cached for an hour."""
 
     def __init__(self, timeout: float) -> None:
         self.timeout = timeout
         self._cache: dict[str, tuple[float, SmartConfiguration]] = {}
+        self._keys: dict[str, tuple[float, KeySet]] = {}
         self._lock = Lock()
+
+    def keys(self, jwks_uri: str | None, refresh: bool = False) -> KeySet | None:
+        if not jwks_uri:
+            return None
+        with self._lock:
+            hit = self._keys.get(jwks_uri)
+            if hit and hit[0] > time.monotonic() and not refresh:
+                return hit[1]
+        response = _get(jwks_uri, self.timeout)
+        try:
+            key_set = KeySet.import_key_set(response.json())
+        except (JoseError, ValueError, KeyError, TypeError) as exc:
+            raise LaunchError(
+                "authorization-error",
+                f"{jwks_uri}: expected a JSON Web Key Set, got one that fails: {exc}",
+                502,
+            ) from None
+        with self._lock:
+            self._keys[jwks_uri] = (time.monotonic() + DISCOVERY_TTL, key_set)
+        return key_set
 
     def get(self, iss: str) -> SmartConfiguration:
         with self._lock:
@@ -243,15 +266,23 @@ def refresh(
 
 
 def fhir_user_from_id_token(
-    id_token: str, *, jwks_uri: str | None, issuer: str, client_id: str, timeout: float
+    id_token: str, *, keys: Callable[[bool], KeySet | None], issuer: str, client_id: str
 ) -> str | None:
-    """The verified fhirUser claim. Raises LaunchError if the token doesn't verify."""
-    if not jwks_uri:
+    """The verified fhirUser claim. Raises LaunchError if the token doesn't verify.
+
+    `keys(refresh)` gives the EHR's signing keys (cached); they are fetched again once when
+    the token's key is not among them (key rotation)."""
+    key_set = keys(False)
+    if key_set is None:
         return None
-    response = _get(jwks_uri, timeout)
     try:
-        keys = KeySet.import_key_set(response.json())
-        token = jwt.decode(id_token, keys)
+        try:
+            token = jwt.decode(id_token, key_set)
+        except JoseError:
+            fresh = keys(True)
+            if fresh is None:
+                raise
+            token = jwt.decode(id_token, fresh)
         jwt.JWTClaimsRegistry(
             leeway=60,
             iss={"essential": True, "value": issuer},

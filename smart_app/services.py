@@ -145,10 +145,9 @@ class AppServices:
             config = self.discovery.get(pending.iss)
             fhir_user = oauth.fhir_user_from_id_token(
                 token.id_token,
-                jwks_uri=config.jwks_uri,
+                keys=lambda refresh: self.discovery.keys(config.jwks_uri, refresh),
                 issuer=pending.iss,
                 client_id=pending.client_id,
-                timeout=self.settings.fhir_timeout,
             )
         now = datetime.now(UTC)
         session = LaunchedSession(
