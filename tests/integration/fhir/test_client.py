@@ -25,7 +25,9 @@ def server() -> Iterator[tuple[str, list[Handler], list[str]]]:
     class _H(http.server.BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             seen.append(self.path)
-            status, ctype, body = handlers.pop(0)(self.path) if handlers else (404, "text/plain", b"none")
+            status, ctype, body = (
+                handlers.pop(0)(self.path) if handlers else (404, "text/plain", b"none")
+            )
             self.send_response(status)
             self.send_header("Content-Type", ctype)
             self.send_header("Content-Length", str(len(body)))
@@ -42,20 +44,31 @@ def server() -> Iterator[tuple[str, list[Handler], list[str]]]:
     httpd.server_close()
 
 
-def bundle(ids: list[str], next_url: str | None = None, extra: dict[str, Any] | None = None) -> Handler:
+def bundle(
+    ids: list[str], next_url: str | None = None, extra: dict[str, Any] | None = None
+) -> Handler:
     body: dict[str, Any] = {
         "resourceType": "Bundle",
         "type": "searchset",
-        "entry": [{"resource": {"resourceType": "Observation", "id": i}, "search": {"mode": "match"}} for i in ids],
+        "entry": [
+            {"resource": {"resourceType": "Observation", "id": i}, "search": {"mode": "match"}}
+            for i in ids
+        ],
         "link": [{"relation": "next", "url": next_url}] if next_url else [],
         **(extra or {}),
     }
     return lambda _path: (200, "application/fhir+json", json.dumps(body).encode())
 
 
-def test_relative_and_absolute_next_links_are_followed(server: tuple[str, list[Handler], list[str]]) -> None:
+def test_relative_and_absolute_next_links_are_followed(
+    server: tuple[str, list[Handler], list[str]],
+) -> None:
     base, handlers, seen = server
-    handlers += [bundle(["a"], "Observation?page=2"), bundle(["b"], f"{base}/Observation?page=3"), bundle(["c"])]
+    handlers += [
+        bundle(["a"], "Observation?page=2"),
+        bundle(["b"], f"{base}/Observation?page=3"),
+        bundle(["c"]),
+    ]
     result = FhirClient(base).search("Observation", {"patient": "p"})
     assert [r["id"] for r in result.matches] == ["a", "b", "c"]
     assert result.pages == 3
@@ -64,7 +77,10 @@ def test_relative_and_absolute_next_links_are_followed(server: tuple[str, list[H
 
 def test_a_paging_loop_is_refused(server: tuple[str, list[Handler], list[str]]) -> None:
     base, handlers, _seen = server
-    handlers += [bundle(["a"], f"{base}/Observation?page=2"), bundle(["b"], f"{base}/Observation?page=2")]
+    handlers += [
+        bundle(["a"], f"{base}/Observation?page=2"),
+        bundle(["b"], f"{base}/Observation?page=2"),
+    ]
     with pytest.raises(FhirBadResponse, match="page 2: the next link repeats an earlier page"):
         FhirClient(base).search("Observation", {})
 
@@ -76,17 +92,29 @@ def test_html_instead_of_fhir(server: tuple[str, list[Handler], list[str]]) -> N
         FhirClient(base).read("Patient", "p")
 
 
-def test_entry_without_resource_and_wrong_type(server: tuple[str, list[Handler], list[str]]) -> None:
+def test_entry_without_resource_and_wrong_type(
+    server: tuple[str, list[Handler], list[str]],
+) -> None:
     base, handlers, _seen = server
-    handlers.append(lambda _p: (200, "application/fhir+json", b'{"resourceType":"Bundle","entry":[{"fullUrl":"x"}]}'))
+    handlers.append(
+        lambda _p: (
+            200,
+            "application/fhir+json",
+            b'{"resourceType":"Bundle","entry":[{"fullUrl":"x"}]}',
+        )
+    )
     with pytest.raises(FhirBadResponse, match="page 1 entry 0: expected a resource"):
         FhirClient(base).search("Observation", {})
-    handlers.append(lambda _p: (200, "application/fhir+json", b'{"resourceType":"OperationOutcome"}'))
+    handlers.append(
+        lambda _p: (200, "application/fhir+json", b'{"resourceType":"OperationOutcome"}')
+    )
     with pytest.raises(FhirBadResponse, match="expected a Bundle, got 'OperationOutcome'"):
         FhirClient(base).search("Observation", {})
 
 
-def test_retries_then_gives_up_with_the_servers_words(server: tuple[str, list[Handler], list[str]]) -> None:
+def test_retries_then_gives_up_with_the_servers_words(
+    server: tuple[str, list[Handler], list[str]],
+) -> None:
     base, handlers, seen = server
     outcome = b'{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"busy","diagnostics":"overloaded"}]}'
     handlers += [lambda _p: (503, "application/fhir+json", outcome)] * 3
