@@ -150,7 +150,8 @@ class _Checker:
             )
         ]
         if mentions:
-            detail += f" A note mentions {names}; a clinician should record it as a score: {', '.join(mentions)}."
+            notes = "A note mentions" if len(mentions) == 1 else f"{len(mentions)} notes mention"
+            detail += f" {notes} {names}; a clinician should record it as a score."
             see.extend(mentions)
         return self._item(need, item_id, condition, detail, tuple(see))
 
@@ -172,7 +173,7 @@ class _Checker:
         complete = [t for t in matching if t.start and t.outcome is not Outcome.UNKNOWN]
         if complete:
             return None
-        listed = ", ".join(f"{t.name} ({t.source})" for t in matching)
+        listed = ", ".join(t.name for t in matching)
         return self._item(
             need,
             item_id,
@@ -202,8 +203,7 @@ def _icd10_item(group: ConditionGroup, diagnoses: list[Diagnosis]) -> MissingIte
     if any(d.icd10 for d in diagnoses):
         return None
     coded = "; ".join(
-        f"{d.text} ({'SNOMED CT ' + d.snomed if d.snomed else 'no code'}, {d.source})"
-        for d in diagnoses
+        f"{d.text} ({'SNOMED CT ' + d.snomed if d.snomed else 'no code'})" for d in diagnoses
     )
     return MissingItem(
         id=f"{group.id}/icd10",
