@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
+import time
 from decimal import Decimal
 
-from flask import Flask, Response
+from flask import Flask, Response, g, request
 
 from integration.mapping.evidence_maps import load_evidence_maps
 from integration.paths import project_root
@@ -16,6 +17,8 @@ from integration.store.smart_sessions import SmartSessionStore
 from smart_app import errors
 from smart_app.services import AppServices
 from smart_app.views import evidence, launch
+
+log = logging.getLogger(__name__)
 
 
 def _number(value: object) -> str:
@@ -62,8 +65,22 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(evidence.bp)
     ancestors = " ".join(["'self'", *services.frame_ancestors()])
 
+    @app.before_request
+    def _started() -> None:
+        g.started = time.perf_counter()
+
     @app.after_request
     def _headers(response: Response) -> Response:
+        # the route pattern, never its values: no patient ids, launch tokens or codes in logs
+        rule = request.url_rule.rule if request.url_rule else "(no route)"
+        elapsed = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
+        log.info(
+            "request method=%s route=%s status=%d ms=%.1f",
+            request.method,
+            rule,
+            response.status_code,
+            elapsed,
+        )
         response.headers.setdefault("Content-Security-Policy", f"frame-ancestors {ancestors}")
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "no-referrer")
