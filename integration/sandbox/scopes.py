@@ -1,21 +1,18 @@
-"""SMART App Launch scopes, v1 and v2, and what a granted set of them allows.
+"""Which scopes the sandbox grants, and what a token's scopes let it read.
 
-v2: `patient/Observation.rs`, `user/*.r`, `patient/Observation.rs?category=laboratory`
-(https://hl7.org/fhir/smart-app-launch/scopes-and-launch-context.html). v1: `patient/*.read`,
-`user/Patient.read`, `patient/Observation.*`. The sandbox serves only reads, so a scope counts
-for `read` with v2 `r` or v1 `read`/`*`, and for `search` with v2 `s` or v1 `read`/`*`.
+The grammar of SMART v1/v2 scopes is integration.fhir.scopes; here a resource scope also
+has to name an R4 resource type the sandbox knows.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from typing import Literal
 
+from integration.fhir.scopes import Interaction, ResourceScope, ScopeContext
+from integration.fhir.scopes import parse_resource_scope as parse_scope_text
 from integration.sandbox.resource_types import R4_RESOURCE_TYPES
 
-Interaction = Literal["read", "search"]
-ScopeContext = Literal["patient", "user", "system"]
+__all__ = ["Interaction", "ResourceScope", "ScopeContext", "parse_resource_scope"]
 
 IDENTITY_SCOPES: tuple[str, ...] = (
     "openid",
@@ -28,62 +25,16 @@ IDENTITY_SCOPES: tuple[str, ...] = (
     "online_access",
 )
 REFRESH_SCOPES = frozenset({"offline_access", "online_access"})
-_CONTEXTS: dict[str, ScopeContext] = {"patient": "patient", "user": "user", "system": "system"}
-
-_V1 = re.compile(
-    r"^(?P<context>patient|user|system)/(?P<type>\*|[A-Z][A-Za-z]+)\.(?P<op>read|write|\*)$"
-)
-_V2 = re.compile(
-    r"^(?P<context>patient|user|system)/(?P<type>\*|[A-Z][A-Za-z]+)"
-    r"\.(?P<op>c?r?u?d?s?)(?:\?(?P<query>[^?\s]+))?$"
-)
-
-
-@dataclass(frozen=True, slots=True)
-class ResourceScope:
-    text: str
-    context: ScopeContext
-    resource_type: str
-    """A resource type, or "*"."""
-    read: bool
-    search: bool
-    query: str | None = None
-    """v2 granular restriction, e.g. "category=laboratory"; None when the scope is whole."""
-
-    def covers(self, resource_type: str, interaction: Interaction) -> bool:
-        if self.resource_type not in ("*", resource_type):
-            return False
-        return self.read if interaction == "read" else self.search
 
 
 def parse_resource_scope(text: str) -> ResourceScope | None:
-    """The scope's meaning, or None if `text` is not a well-formed resource scope."""
-    match = _V1.match(text)
-    if match is not None:
-        op = match.group("op")
-        readable = op in ("read", "*")
-        return _scope(text, match.group("context"), match.group("type"), readable, readable, None)
-    match = _V2.match(text)
-    if match is not None and match.group("op"):
-        op = match.group("op")
-        return _scope(
-            text,
-            match.group("context"),
-            match.group("type"),
-            "r" in op,
-            "s" in op,
-            match.group("query"),
-        )
-    return None
-
-
-def _scope(
-    text: str, context: str, resource_type: str, read: bool, search: bool, query: str | None
-) -> ResourceScope | None:
-    narrowed = _CONTEXTS.get(context)
-    if narrowed is None or (resource_type != "*" and resource_type not in R4_RESOURCE_TYPES):
+    """The scope's meaning, or None if it is malformed or names a type R4 doesn't have."""
+    scope = parse_scope_text(text)
+    if scope is None or (
+        scope.resource_type != "*" and scope.resource_type not in R4_RESOURCE_TYPES
+    ):
         return None
-    return ResourceScope(text, narrowed, resource_type, read, search, query)
+    return scope
 
 
 def is_known_scope(text: str) -> bool:
