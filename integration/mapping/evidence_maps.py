@@ -8,7 +8,7 @@ from pathlib import Path
 from integration.mapping.loader import MappingDocument, MappingError, iter_documents
 from integration.mapping.requirements import Requirements
 from integration.mapping.screening import PathologyMap, ScreeningMap
-from integration.mapping.severity import SeverityMap
+from integration.mapping.severity import MEASURE_OF_TARGET, SeverityMap
 from integration.mapping.text import PhraseMatcher
 from integration.mapping.therapies import OutcomeClassifier, PhototherapyMap, TherapyClassifier
 
@@ -36,22 +36,14 @@ def _one(docs: list[MappingDocument], kind: str) -> MappingDocument:
 def load_evidence_maps(root: Path | None = None) -> EvidenceMaps:
     docs = list(iter_documents(root))
     severity_docs = [d for d in docs if d.kind == "severity-map"]
+    # names under which each measure may be written in a note: its display-text aliases
     aliases: dict[str, list[str]] = {}
     for doc in severity_docs:
         for entry in doc.data.get("texts", []):
-            aliases.setdefault(entry["target"], []).extend(entry["aliases"])
-    mentions = {
-        key: PhraseMatcher(aliases.get(target, []))
-        for key, target in (
-            ("PASI", "pasi"),
-            ("EASI", "easi"),
-            ("DLQI", "dlqi"),
-            ("BSA", "bsa-pct"),
-        )
-    }
-    mentions["IGA"] = PhraseMatcher(
-        [*aliases.get("viga-ad", []), *aliases.get("iga-pso", []), "iga"]
-    )
+            if entry["target"] in MEASURE_OF_TARGET:  # region components are not measures
+                key = MEASURE_OF_TARGET[entry["target"]][0]
+                aliases.setdefault(key, []).extend(entry["aliases"])
+    mentions = {key: PhraseMatcher(names) for key, names in aliases.items()}
     return EvidenceMaps(
         severity=SeverityMap(severity_docs),
         therapies=TherapyClassifier(_one(docs, "therapy-classes")),
