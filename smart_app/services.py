@@ -13,6 +13,7 @@ from integration.domain.evidence import ClinicalEvidence
 from integration.fhir.chart_evidence import chart_evidence
 from integration.fhir.chart_reader import CHART_SEARCHES, ChartFetch
 from integration.fhir.client import ClientOptions, FhirClient
+from integration.fhir.errors import FhirHttpError
 from integration.fhir.scopes import missing as missing_scopes
 from integration.mapping.evidence_maps import EvidenceMaps
 from integration.settings import Settings
@@ -259,10 +260,18 @@ class AppServices:
         return EvidenceResult(evidence=evidence, fetch=fetch)
 
     def read_resource(
-        self, session: LaunchedSession, type_name: str, resource_id: str
+        self, session: LaunchedSession, type_name: str, resource_id: str, version: str | None = None
     ) -> dict[str, Any]:
+        """The resource as the EHR returns it; the given version where the server has vread."""
         client = self.client(session)
         try:
+            if version:
+                try:
+                    return client.get_json(
+                        client.url(f"{type_name}/{resource_id}/_history/{version}")
+                    )
+                except FhirHttpError:  # a server without vread: the current version
+                    pass
             return client.read(type_name, resource_id)
         finally:
             client.close()

@@ -66,16 +66,7 @@ def _read(
     _check_ref(type_name, resource_id, version)
     key, session = launched(key)
     try:
-        if version:
-            client = services().client(session)
-            try:
-                body = client.get_json(client.url(f"{type_name}/{resource_id}/_history/{version}"))
-            except FhirHttpError:  # a server without vread: the current version
-                body = client.read(type_name, resource_id)
-            finally:
-                client.close()
-        else:
-            body = services().read_resource(session, type_name, resource_id)
+        body = services().read_resource(session, type_name, resource_id, version)
     except FhirHttpError as exc:
         if exc.status in (404, 410):
             raise LaunchError("not-found", f"{type_name}/{resource_id}: {exc}", 404) from None
