@@ -22,7 +22,6 @@ class Point:
 @dataclass(frozen=True, slots=True)
 class Trend:
     points: tuple[Point, ...]
-    y_max: Decimal
     first: str
     last: str
 
@@ -53,7 +52,7 @@ def trend(measures: tuple[Measure, ...]) -> Trend | None:
         x = PAD + (WIDTH - 2 * PAD) * ((day - start).days / span if len(dated) > 1 else 0.5)
         y = HEIGHT - PAD - (HEIGHT - 2 * PAD) * float(m.value / y_max)
         points.append(Point(round(x, 1), round(y, 1), m))
-    return Trend(tuple(points), y_max, dated[0][1].date, dated[-1][1].date)
+    return Trend(tuple(points), dated[0][1].date, dated[-1][1].date)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +60,6 @@ class Bar:
     left: float
     width: float
     therapy: Therapy
-    open_ended: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,5 +89,5 @@ def timeline(therapies: tuple[Therapy, ...], as_of: date) -> Timeline | None:
         stop = last or (as_of if t.outcome.value == "ongoing" else first)
         left = 100 * (first - origin).days / total
         width = max(100 * (stop - first).days / total, 0.8)
-        bars.append(Bar(round(left, 2), round(min(width, 100 - left), 2), t, last is None))
+        bars.append(Bar(round(left, 2), round(min(width, 100 - left), 2), t))
     return Timeline(tuple(bars), origin.isoformat(), finish.isoformat())

@@ -41,11 +41,6 @@ class ChartData:
             by_type[resource.get_resource_type()].append(resource)
         self._by_type = dict(by_type)
 
-    def add(self, resources: Iterable[Resource]) -> None:
-        items = list(resources)
-        self.resources.extend(items)
-        self._index(items)
-
     def of_type(self, cls: type[R]) -> list[R]:
         """Resources of one type, as that model class: `chart.of_type(Observation)`."""
         return cast(list[R], self._by_type.get(cls.get_resource_type(), []))

@@ -19,7 +19,6 @@ from integration.evidence.values import (
     codings_of,
     date_str,
     full_date,
-    label_of,
     note_texts,
     source_of,
     texts_of,
@@ -276,7 +275,7 @@ def _procedure_date(proc: Any) -> str | None:
 
 def phototherapy_courses(chart: ChartData, maps: EvidenceMaps, as_of: date) -> list[Therapy]:
     """Phototherapy sessions grouped into courses (same modality, gaps of at most max_gap_days)."""
-    sessions: defaultdict[str, list[tuple[str, Any, str]]] = defaultdict(list)
+    sessions: defaultdict[str, list[tuple[str, Any]]] = defaultdict(list)
     labels: dict[str, str] = {}
     for proc in chart.of_type(Procedure):
         if proc.status not in _PROCEDURE_DONE:
@@ -286,11 +285,11 @@ def phototherapy_courses(chart: ChartData, maps: EvidenceMaps, as_of: date) -> l
         if modality is None or when is None:
             continue
         labels[modality.id] = modality.label
-        sessions[modality.id].append((when, proc, label_of(proc.code) or modality.label))
+        sessions[modality.id].append((when, proc))
     courses: list[Therapy] = []
     for modality_id, items in sessions.items():
         items.sort(key=lambda item: (item[0], item[1].id))
-        groups: list[list[tuple[str, Any, str]]] = []
+        groups: list[list[tuple[str, Any]]] = []
         for item in items:
             if groups:
                 prev, this = full_date(groups[-1][-1][0]), full_date(item[0])
@@ -308,11 +307,11 @@ def phototherapy_courses(chart: ChartData, maps: EvidenceMaps, as_of: date) -> l
 
 
 def _course(
-    maps: EvidenceMaps, modality_id: str, label: str, group: list[tuple[str, Any, str]], as_of: date
+    maps: EvidenceMaps, modality_id: str, label: str, group: list[tuple[str, Any]], as_of: date
 ) -> Therapy:
     reasons: list[str] = []
     notes: list[str] = []
-    for _when, proc, _name in reversed(group):  # the latest session's words first
+    for _when, proc in reversed(group):  # the latest session's words first
         reasons.extend(texts_of(proc.outcome))
         reasons.extend(texts_of(proc.statusReason))
         notes.extend(note_texts(proc))
@@ -339,7 +338,7 @@ def _course(
         recorded_as="procedure",
         source=source_of(group[0][1]),
         sessions=len(group),
-        sources=tuple(source_of(proc) for _w, proc, _n in group),
+        sources=tuple(source_of(proc) for _when, proc in group),
     )
 
 
