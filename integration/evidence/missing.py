@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -12,7 +13,6 @@ from integration.domain.evidence import (
     Measure,
     MissingItem,
     Outcome,
-    Owner,
     PathologyFact,
     ScreeningFact,
     Therapy,
@@ -20,7 +20,7 @@ from integration.domain.evidence import (
 from integration.evidence.diagnoses import is_active
 from integration.evidence.values import attachment_text, full_date, source_of
 from integration.mapping.evidence_maps import EvidenceMaps
-from integration.mapping.requirements import ConditionGroup, Need
+from integration.mapping.requirements import Need
 
 _NOTE_SKIP = frozenset({"entered-in-error", "superseded"})
 
@@ -75,9 +75,13 @@ class _Checker:
     def since(self, need: Need) -> date | None:
         return self.as_of - timedelta(days=need.within_days) if need.within_days else None
 
-    def check(self, need: Need, item_id: str, condition: str | None) -> MissingItem | None:
+    def check(
+        self, need: Need, item_id: str, condition: str | None, diagnoses: Sequence[Diagnosis] = ()
+    ) -> MissingItem | None:
         if need.coverage:
             return self._coverage(need, item_id)
+        if need.icd10:
+            return self._icd10(need, item_id, condition, diagnoses)
         if need.measures:
             return self._measures(need, item_id, condition)
         if need.therapy_kinds or need.therapy_classes:
@@ -109,6 +113,17 @@ class _Checker:
             see=see,
             basis=need.basis,
         )
+
+    def _icd10(
+        self, need: Need, item_id: str, condition: str | None, diagnoses: Sequence[Diagnosis]
+    ) -> MissingItem | None:
+        if not diagnoses or any(d.icd10 for d in diagnoses):
+            return None
+        coded = "; ".join(
+            f"{d.text} ({'SNOMED CT ' + d.snomed if d.snomed else 'no code'})" for d in diagnoses
+        )
+        detail = f"The chart has the diagnosis without an ICD-10-CM code: {coded}."
+        return self._item(need, item_id, condition, detail, tuple(d.source for d in diagnoses))
 
     def _coverage(self, need: Need, item_id: str) -> MissingItem | None:
         if any(c.current for c in self.found.coverage):
@@ -199,23 +214,6 @@ class _Checker:
         return self._item(need, item_id, condition, "None is recorded.")
 
 
-def _icd10_item(group: ConditionGroup, diagnoses: list[Diagnosis]) -> MissingItem | None:
-    if any(d.icd10 for d in diagnoses):
-        return None
-    coded = "; ".join(
-        f"{d.text} ({'SNOMED CT ' + d.snomed if d.snomed else 'no code'})" for d in diagnoses
-    )
-    return MissingItem(
-        id=f"{group.id}/icd10",
-        what=f"ICD-10-CM code for {group.label.lower()}",
-        detail=f"The chart has the diagnosis without an ICD-10-CM code: {coded}. Claims and PA requests need ICD-10-CM.",
-        owner=Owner.CLINICIAN,
-        condition=group.id,
-        see=tuple(d.source for d in diagnoses),
-        basis="HIPAA transaction standards (X12 278, 837P) carry ICD-10-CM diagnoses.",
-    )
-
-
 def find_missing(
     found: Found, maps: EvidenceMaps, as_of: date, notes: list[tuple[str, str]]
 ) -> tuple[MissingItem, ...]:
@@ -228,11 +226,8 @@ def find_missing(
         matched = [d for d in active if group.matches(d.icd10, d.snomed, d.text)]
         if not matched:
             continue
-        icd = _icd10_item(group, matched)
-        if icd:
-            items.append(icd)
         for need in group.needs:
-            item = checker.check(need, f"{group.id}/{need.id}", group.id)
+            item = checker.check(need, f"{group.id}/{need.id}", group.id, matched)
             if item:
                 items.append(item)
     return tuple(items)

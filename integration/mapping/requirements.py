@@ -16,6 +16,7 @@ class Need:
     owner: Owner
     basis: str
     coverage: bool = False
+    icd10: bool = False
     pathology: bool = False
     measures: tuple[str, ...] = ()
     within_days: int | None = None
@@ -51,6 +52,7 @@ def _need(raw: dict[str, object]) -> Need:
         owner=Owner(str(raw["owner"])),
         basis=str(raw["basis"]),
         coverage=bool(spec.get("coverage", False)),
+        icd10=bool(spec.get("icd10", False)),
         pathology=bool(spec.get("pathology", False)),
         measures=tuple(spec.get("measures", ())),
         within_days=spec.get("within_days"),

@@ -39,4 +39,6 @@ def test_evidence_is_the_same_from_an_unusual_but_conformant_ehr(
         assert odd.fhir == odd.url  # FHIR base at the root, no /fhir
         expected = evidence_via(app_server, sandbox, f"sqlite:///{tmp_path / 'a.db'}", patient)
         got = evidence_via(app_server, odd, f"sqlite:///{tmp_path / 'b.db'}", patient)
+    assert expected["measures"]["PASI"]  # type: ignore[index]
+    assert expected["therapies"]  # not two empty answers
     assert got == expected
