@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, select
@@ -68,7 +68,7 @@ class SmartSessionStore:
     def save_launch(self, launch: PendingLaunch) -> None:
         with self._sessions.begin() as db:
             db.execute(delete(SmartLaunch).where(SmartLaunch.created_at < utcnow() - LAUNCH_TTL))
-            db.add(SmartLaunch(created_at=utcnow(), **_launch_fields(launch)))
+            db.add(SmartLaunch(created_at=utcnow(), **asdict(launch)))
 
     def take_launch(self, state: str) -> PendingLaunch | None:
         """The launch for `state`, removed so it can be used once; None if unknown or too old."""
@@ -79,16 +79,7 @@ class SmartSessionStore:
             db.delete(row)
             if _aware(row.created_at) < utcnow() - LAUNCH_TTL:
                 return None
-            return PendingLaunch(
-                state=row.state,
-                iss=row.iss,
-                client_id=row.client_id,
-                token_endpoint=row.token_endpoint,
-                code_verifier=row.code_verifier,
-                redirect_uri=row.redirect_uri,
-                scope=row.scope,
-                launch_kind=row.launch_kind,
-            )
+            return PendingLaunch(**{f.name: getattr(row, f.name) for f in fields(PendingLaunch)})
 
     # -- sessions ---------------------------------------------------------------------------
 
@@ -164,16 +155,3 @@ class SmartSessionStore:
     def end(self, session_id: str) -> None:
         with self._sessions.begin() as db:
             db.execute(delete(SmartSession).where(SmartSession.id == session_id))
-
-
-def _launch_fields(launch: PendingLaunch) -> dict[str, str]:
-    return {
-        "state": launch.state,
-        "iss": launch.iss,
-        "client_id": launch.client_id,
-        "token_endpoint": launch.token_endpoint,
-        "code_verifier": launch.code_verifier,
-        "redirect_uri": launch.redirect_uri,
-        "scope": launch.scope,
-        "launch_kind": launch.launch_kind,
-    }

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,16 +11,16 @@ from typing import TYPE_CHECKING, Any
 
 from flask import Flask
 
-from integration.http_server import RunningServer, serve_in_thread
+from integration.http_server import RunningServer, bind_then_serve, serve_in_thread
 from integration.paths import fixtures_dir
+from integration.sandbox.app import create_sandbox_app
 from integration.sandbox.config import SandboxClient, SandboxConfig, fhir_base
-from integration.sandbox.server import start_sandbox
 from integration.settings import Settings
 from integration.store.database import make_engine, upgrade
 from smart_app import create_app
 
 if TYPE_CHECKING:
-    from _typeshed.wsgi import StartResponse, WSGIEnvironment
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 PATIENTS = fixtures_dir() / "patients"
 CLIENT_ID = "derm-rcm"
@@ -57,19 +57,28 @@ class Sandbox:
 
 
 def start_fixture_sandbox(
-    app_url: str | None, data_dir: Path = PATIENTS, **options: Any
+    app_url: str | None,
+    data_dir: Path = PATIENTS,
+    wrap: Callable[[Flask], WSGIApplication] | None = None,
+    **options: Any,
 ) -> Sandbox:
-    """The sandbox EHR over `data_dir`, with derm-rcm registered at `app_url` (if given)."""
+    """The sandbox EHR over `data_dir`, with derm-rcm registered at `app_url` (if given);
+    `wrap` puts middleware (e.g. FaultyFhir) in front of it. Callable options get the base URL."""
     clients = ()
     if app_url:
         clients = (SandboxClient(CLIENT_ID, (f"{app_url}/callback",), f"{app_url}/launch"),)
+    configs: list[SandboxConfig] = []
 
-    def config(base_url: str) -> SandboxConfig:
+    def build(base_url: str) -> WSGIApplication:
         overrides = {k: (v(base_url) if callable(v) else v) for k, v in options.items()}
-        return SandboxConfig(data_dir=data_dir, base_url=base_url, clients=clients, **overrides)
+        configs.append(
+            SandboxConfig(data_dir=data_dir, base_url=base_url, clients=clients, **overrides)
+        )
+        app = create_sandbox_app(configs[0])
+        return wrap(app) if wrap else app
 
-    server, cfg = start_sandbox(config)
-    return Sandbox(server, cfg)
+    server = bind_then_serve(build)
+    return Sandbox(server, configs[0])
 
 
 @dataclass
@@ -156,22 +165,11 @@ class FaultyFhir:
 
 
 def start_faulty_sandbox(app_url: str, **options: Any) -> tuple[Sandbox, FaultyFhir]:
-    from integration.http_server import bind_then_serve
-    from integration.sandbox.app import create_sandbox_app
+    wrappers: list[FaultyFhir] = []
 
-    holder: list[tuple[SandboxConfig, FaultyFhir]] = []
+    def wrap(app: Flask) -> FaultyFhir:
+        wrappers.append(FaultyFhir(app))
+        return wrappers[0]
 
-    def build(base_url: str) -> FaultyFhir:
-        cfg = SandboxConfig(
-            data_dir=PATIENTS,
-            base_url=base_url,
-            clients=(SandboxClient(CLIENT_ID, (f"{app_url}/callback",), f"{app_url}/launch"),),
-            **options,
-        )
-        faulty = FaultyFhir(create_sandbox_app(cfg))
-        holder.append((cfg, faulty))
-        return faulty
-
-    server = bind_then_serve(build)
-    cfg, faulty = holder[0]
-    return Sandbox(server, cfg), faulty
+    sandbox = start_fixture_sandbox(app_url, wrap=wrap, **options)
+    return sandbox, wrappers[0]
