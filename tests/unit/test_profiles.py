@@ -7,6 +7,7 @@ import json
 import jsonschema
 from fhir.resources.R4B.codesystem import CodeSystem
 from fhir.resources.R4B.structuredefinition import StructureDefinition
+from fhir.resources.R4B.valueset import ValueSet
 
 from integration.mapping.severity import MEASURE_OF_TARGET, REGION_OF_TARGET
 from integration.paths import mappings_dir, profiles_dir
@@ -27,7 +28,13 @@ def test_code_system_mapping_schema_and_code_agree() -> None:
     schema = json.loads((mappings_dir() / "schemas" / "severity-map.schema.json").read_text())
     assert set(schema["$defs"]["target"]["enum"]) == codes
     assert set(MEASURE_OF_TARGET) | set(REGION_OF_TARGET) == codes
-    StructureDefinition.model_validate(load("StructureDefinition-derm-severity-observation.json"))
+    profile = StructureDefinition.model_validate(
+        load("StructureDefinition-derm-severity-observation.json")
+    )
+    value_set = ValueSet.model_validate(load("ValueSet-derm-severity.json"))
+    assert [i.system for i in value_set.compose.include] == [OURS]
+    bound = [e.binding.valueSet for e in profile.differential.element if e.binding]
+    assert bound == [value_set.url]
 
 
 def test_every_fixture_observation_in_our_code_system_fits_the_profile_schema() -> None:
