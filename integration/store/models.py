@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, Integer, MetaData, String, Text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 NAMING = {
@@ -57,3 +68,74 @@ class SmartSession(Base):
     refresh_count: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     ends_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Hl7Message(Base):
+    """Every HL7 v2 message received, stored (raw bytes) before it is acknowledged."""
+
+    __tablename__ = "hl7_message"
+    __table_args__ = (Index("ix_hl7_message_sender_control", "sender", "control_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    peer: Mapped[str] = mapped_column(String(100))
+    sender: Mapped[str] = mapped_column(String(455))  # MSH-3 | MSH-4
+    control_id: Mapped[str] = mapped_column(String(199))  # MSH-10
+    message_type: Mapped[str] = mapped_column(String(20))
+    version: Mapped[str] = mapped_column(String(10))
+    raw: Mapped[bytes] = mapped_column(LargeBinary)
+    charset: Mapped[str] = mapped_column(String(30))
+    sha256: Mapped[str] = mapped_column(String(64))
+    # received | processed | duplicate | error | rejected
+    status: Mapped[str] = mapped_column(String(12), index=True)
+    ack_code: Mapped[str | None] = mapped_column(String(2), nullable=True)
+    error_code: Mapped[str | None] = mapped_column(String(3), nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    processed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Hl7Applied(Base):
+    """One row per (sender, MSH-10) applied: the key that makes processing exactly-once."""
+
+    __tablename__ = "hl7_applied"
+
+    sender: Mapped[str] = mapped_column(String(455), primary_key=True)
+    control_id: Mapped[str] = mapped_column(String(199), primary_key=True)
+    message_id: Mapped[int] = mapped_column(BigId, ForeignKey("hl7_message.id"))
+    sha256: Mapped[str] = mapped_column(String(64))
+    applied_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class FhirResource(Base):
+    """FHIR resources written by the feeds (current version)."""
+
+    __tablename__ = "fhir_resource"
+
+    resource_type: Mapped[str] = mapped_column(String(64), primary_key=True)
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    version_id: Mapped[int] = mapped_column(Integer)
+    last_updated: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    patient_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    content: Mapped[str] = mapped_column(Text)
+    message_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("hl7_message.id"), nullable=True
+    )
+
+
+class FhirResourceVersion(Base):
+    """Every version of every feed-written resource, so nothing an update replaced is lost."""
+
+    __tablename__ = "fhir_resource_version"
+
+    resource_type: Mapped[str] = mapped_column(String(64), primary_key=True)
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    version_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    last_updated: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    content: Mapped[str] = mapped_column(Text)
+    message_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("hl7_message.id"), nullable=True
+    )
