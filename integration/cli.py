@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from integration.hl7v2.cli import hl7_command
 from integration.sandbox.cli import sandbox_command
 
 
@@ -25,6 +26,7 @@ def main() -> None:
 
 
 main.add_command(sandbox_command)
+main.add_command(hl7_command)
 
 
 @main.group()
@@ -127,11 +129,12 @@ def evidence_command(
 
 @main.command("run")
 @click.option("--no-sandbox", is_flag=True, help="Don't start the sandbox EHR")
-def run_command(no_sandbox: bool) -> None:
-    """Migrate the database, start the sandbox EHR and the app on 127.0.0.1, print the URL to open."""
+@click.option("--no-hl7", is_flag=True, help="Don't start the MLLP listener")
+def run_command(no_sandbox: bool, no_hl7: bool) -> None:
+    """Migrate the database; start the sandbox EHR, the app and the MLLP listener; print the URLs."""
     from integration.runner import run
 
-    run(sandbox=not no_sandbox)
+    run(sandbox=not no_sandbox, hl7=not no_hl7)
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from integration.hl7v2.listener import ListenerThread
 from integration.http_server import serve_in_thread
 from integration.paths import fixtures_dir
 from integration.settings import Settings
@@ -12,7 +13,7 @@ from integration.store.database import make_engine, upgrade
 log = logging.getLogger(__name__)
 
 
-def run(sandbox: bool = True, settings: Settings | None = None) -> None:
+def run(sandbox: bool = True, settings: Settings | None = None, hl7: bool = True) -> None:
     settings = settings or Settings()
     client_id = settings.client_id
     engine = make_engine(settings.database_url)
@@ -52,11 +53,23 @@ def run(sandbox: bool = True, settings: Settings | None = None) -> None:
 
     app = create_app(settings)
     warm_up()
+    listener_thread = None
+    if hl7 and settings.hl7_port:
+        listener_thread = _start_hl7(settings)
+        from integration.hl7v2.metrics_app import add_metrics_route
+
+        add_metrics_route(app, listener_thread.listener.metrics)
     server = serve_in_thread(app, settings.host, settings.port)
     print(f"derm-rcm app:  {settings.app_url}/  (standalone launch)", flush=True)
     if sandbox_server is not None:
         print(
             f"sandbox EHR:   {sandbox_server.base_url}/  <- open this, pick a patient, press Launch app",
+            flush=True,
+        )
+    if listener_thread is not None:
+        print(
+            f"HL7 MLLP:      {settings.hl7_host}:{listener_thread.bound_port}  "
+            f"(dermrcm hl7 send FILE --port {listener_thread.bound_port}; metrics at {settings.app_url}/metrics)",
             flush=True,
         )
     print("Ctrl-C stops.", flush=True)
@@ -66,5 +79,27 @@ def run(sandbox: bool = True, settings: Settings | None = None) -> None:
         pass
     finally:
         server.shutdown()
+        if listener_thread is not None:
+            listener_thread.stop()
         if sandbox_server is not None:
             sandbox_server.shutdown()
+
+
+def _start_hl7(settings: Settings) -> ListenerThread:
+    from integration.hl7v2.ingest import Ingest
+    from integration.hl7v2.listener import Listener
+    from integration.hl7v2.server import ServerOptions
+    from integration.mapping.hl7v2 import MappingOptions
+    from integration.mapping.hl7v2_transforms import load_feed_maps
+    from integration.store.database import make_engine, session_factory
+
+    engine = make_engine(settings.database_url)
+    ingest = Ingest(
+        session_factory(engine), load_feed_maps(), MappingOptions(timezone=settings.hl7_timezone)
+    )
+    listener = Listener(
+        ingest,
+        ServerOptions(max_frame=settings.hl7_max_frame, idle_timeout=settings.hl7_idle_timeout),
+        batch_size=settings.hl7_batch_size,
+    )
+    return ListenerThread(listener, settings.hl7_host, settings.hl7_port).start()

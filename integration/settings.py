@@ -69,6 +69,27 @@ class Settings(BaseSettings):
     )
     session_hours: float = Field(default=8.0, description="How long a launched session lasts")
     log_level: str = Field(default="INFO", description="Python logging level")
+    hl7_host: str = Field(default="127.0.0.1", description="Address the MLLP listener binds")
+    hl7_port: int = Field(
+        default=2575, description="Port of the MLLP listener (0: don't start it in `dermrcm run`)"
+    )
+    hl7_max_frame: int = Field(
+        default=4 * 1024 * 1024, description="Largest MLLP frame accepted, in bytes (larger: AR)"
+    )
+    hl7_idle_timeout: float = Field(
+        default=300.0, description="Seconds an MLLP connection may stay silent before it is closed"
+    )
+    hl7_timezone: str = Field(
+        default="UTC",
+        description="IANA timezone of HL7 times sent without an offset (the EHR's local time), e.g. America/Chicago",
+    )
+    hl7_batch_size: int = Field(
+        default=64, description="Most messages committed in one transaction (group commit)"
+    )
+    admin_token: str | None = Field(
+        default=None,
+        description="Bearer/Basic token for the interface-engineer screens (/interfaces); unset: only requests from loopback may see them",
+    )
 
     @field_validator("public_url")
     @classmethod

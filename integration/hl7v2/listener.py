@@ -1,0 +1,168 @@
+"""The MLLP listener: frames from many connections -> one writer (group commit) -> ACKs.
+
+Each frame waits in a queue with a future; one writer thread takes whatever has arrived
+(up to `batch_size`), stores and processes it in one transaction (`Ingest.handle`) and
+resolves the futures, so concurrent senders share a commit. If the transaction fails,
+no ACK is sent and the connection is closed: the sender keeps the message and resends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from integration.hl7v2.ingest import Inbound, Ingest, Reply
+from integration.hl7v2.metrics import Metrics
+from integration.hl7v2.server import MllpServer, ServerOptions
+from integration.hl7v2.server import Reply as WireReply
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class _Job:
+    item: Inbound
+    started: float
+    future: asyncio.Future[Reply]
+
+
+@dataclass
+class Listener:
+    ingest: Ingest
+    options: ServerOptions = field(default_factory=ServerOptions)
+    batch_size: int = 64
+    metrics: Metrics = field(default_factory=Metrics)
+
+    def __post_init__(self) -> None:
+        self._queue: asyncio.Queue[_Job] | None = None
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hl7-writer")
+        self._server = MllpServer(self._handle, self.options, on_oversized=self._oversized)
+        self._writer: asyncio.Task[None] | None = None
+
+    @property
+    def port(self) -> int:
+        return self._server.port
+
+    @property
+    def server(self) -> MllpServer:
+        return self._server
+
+    async def start(self, host: str, port: int) -> None:
+        self._queue = asyncio.Queue()
+        self._writer = asyncio.create_task(self._write_loop(), name="hl7-writer")
+        await self._server.start(host, port)
+        log.info("hl7 listener on %s:%d", host, self.port)
+
+    async def serve_forever(self) -> None:
+        await self._server.serve_forever()
+
+    async def close(self) -> None:
+        await self._server.close()
+        if self._writer is not None:
+            self._writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._writer
+        self._executor.shutdown(wait=True)
+
+    async def _handle(self, payload: bytes, peer: str) -> WireReply:
+        assert self._queue is not None
+        loop = asyncio.get_running_loop()
+        job = _Job(
+            Inbound(payload, peer, datetime.now(UTC)), time.perf_counter(), loop.create_future()
+        )
+        self._queue.put_nowait(job)
+        reply = await job.future
+        self.metrics.ack_latency(time.perf_counter() - job.started)
+        return reply.payloads
+
+    async def _oversized(self, size: int, peer: str) -> bytes:
+        self.metrics.count("rejected")
+        self.metrics.count_ack("AR")
+        return self.ingest.oversized(size, peer)
+
+    async def _write_loop(self) -> None:
+        assert self._queue is not None
+        loop = asyncio.get_running_loop()
+        while True:
+            jobs = [await self._queue.get()]
+            while len(jobs) < self.batch_size and not self._queue.empty():
+                jobs.append(self._queue.get_nowait())
+            try:
+                replies = await loop.run_in_executor(
+                    self._executor, self.ingest.handle, [job.item for job in jobs]
+                )
+            except Exception as exc:
+                log.error(
+                    "hl7 store failed for %d message(s): %s; no ACK sent, senders will resend",
+                    len(jobs),
+                    type(exc).__name__,
+                )
+                for job in jobs:
+                    if not job.future.done():
+                        job.future.set_exception(exc)
+                continue
+            for job, reply in zip(jobs, replies, strict=True):
+                for outcome in reply.outcomes:
+                    self.metrics.count(outcome.status)
+                    self.metrics.count_ack(outcome.code.value)
+                if not job.future.done():
+                    job.future.set_result(reply)
+
+
+@dataclass
+class ListenerThread:
+    """A listener on its own event loop in a background thread (for `dermrcm run` and tests)."""
+
+    listener: Listener
+    host: str
+    port: int
+
+    def __post_init__(self) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="hl7-listener", daemon=True)
+        self._error: BaseException | None = None
+        self._stop: asyncio.Event | None = None
+
+    def start(self) -> ListenerThread:
+        self._thread.start()
+        self._ready.wait(30)
+        if self._error is not None:
+            raise self._error
+        return self
+
+    @property
+    def bound_port(self) -> int:
+        return self.listener.port
+
+    async def _main(self) -> None:
+        self._stop = asyncio.Event()
+        try:
+            await self.listener.start(self.host, self.port)
+        except BaseException as exc:
+            self._error = exc
+            self._ready.set()
+            raise
+        self._ready.set()
+        await self._stop.wait()
+        await self.listener.close()
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        try:
+            self._loop.run_until_complete(self._main())
+        except BaseException as exc:  # reported by start()
+            self._error = self._error or exc
+        finally:
+            self._loop.close()
+
+    def stop(self) -> None:
+        if self._thread.is_alive() and self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(30)

@@ -1,0 +1,61 @@
+"""Synthetic HL7 v2 messages for tests (made-up people and ids)."""
+
+from __future__ import annotations
+
+
+def segment(seg_id: str, fields: dict[int, str]) -> str:
+    """A segment with the given fields (HL7 numbering) and empty ones between."""
+    last = max(fields)
+    return "|".join([seg_id, *(fields.get(i, "") for i in range(1, last + 1))])
+
+
+def adt_a04(n: int, *, control_id: str | None = None, sex: str = "F") -> str:
+    """A register message for synthetic patient number n, with a visit and insurance."""
+    cid = control_id or f"TEST{n:08d}"
+    return (
+        "\r".join(
+            [
+                f"MSH|^~\\&|TESTEHR|DERMCLINIC|DERM-RCM|DERMCLINIC|20261120093000-0500||ADT^A04^ADT_A01|{cid}|P|2.5.1",
+                "EVN|A04|20261120093000-0500",
+                segment(
+                    "PID",
+                    {
+                        1: "1",
+                        3: f"MRN{n:07d}^^^DERMCLINIC^MR",
+                        5: f"TESTPATIENT^SYNTH{n}^Q",
+                        7: "19800102",
+                        8: sex,
+                        11: "1 TEST ST^^SPRINGFIELD^IL^62701^USA",
+                    },
+                ),
+                segment(
+                    "PV1",
+                    {
+                        1: "1",
+                        2: "O",
+                        3: "DERM^101^1",
+                        7: "1234567893^DOCTOR^TEST^^^^^^NPI",
+                        19: f"V{n:07d}",
+                        44: "20261120093000-0500",
+                    },
+                ),
+                segment(
+                    "IN1",
+                    {
+                        1: "1",
+                        2: "PPO1^Test PPO",
+                        3: "TESTPAYER",
+                        4: "Test Health Plan",
+                        8: f"GRP{n % 50:03d}",
+                        9: "Test Group",
+                        12: "20260101",
+                        15: "PPO",
+                        17: "SEL",
+                        22: "1",
+                        36: f"M{n:09d}",
+                    },
+                ),
+            ]
+        )
+        + "\r"
+    )
