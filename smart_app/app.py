@@ -12,11 +12,12 @@ from integration.mapping.evidence_maps import load_evidence_maps
 from integration.paths import project_root
 from integration.settings import Settings
 from integration.store.database import make_engine, session_factory
+from integration.store.feed_chart import FeedCharts
 from integration.store.secrets import TokenCipher, load_or_create_secret
 from integration.store.smart_sessions import SmartSessionStore
 from smart_app import errors
 from smart_app.services import AppServices
-from smart_app.views import evidence, launch
+from smart_app.views import evidence, interfaces, launch
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +55,9 @@ def create_app(settings: Settings | None = None) -> Flask:
         SESSION_COOKIE_PARTITIONED=secure,
     )
     engine = make_engine(settings.database_url)
-    store = SmartSessionStore(session_factory(engine), TokenCipher(secret))
-    services = AppServices(settings, store, load_evidence_maps())
+    sessions = session_factory(engine)
+    store = SmartSessionStore(sessions, TokenCipher(secret))
+    services = AppServices(settings, store, load_evidence_maps(), FeedCharts(sessions))
     app.extensions["dermrcm"] = services
     app.extensions["dermrcm.engine"] = engine
     app.json.sort_keys = False  # type: ignore[attr-defined]
@@ -63,6 +65,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     errors.register(app)
     app.register_blueprint(launch.bp)
     app.register_blueprint(evidence.bp)
+    app.register_blueprint(interfaces.bp)
     ancestors = " ".join(["'self'", *services.frame_ancestors()])
 
     @app.before_request

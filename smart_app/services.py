@@ -17,6 +17,7 @@ from integration.fhir.errors import FhirHttpError
 from integration.fhir.scopes import missing as missing_scopes
 from integration.mapping.evidence_maps import EvidenceMaps
 from integration.settings import Settings
+from integration.store.feed_chart import FeedCharts, add_feed_resources
 from integration.store.smart_sessions import LaunchedSession, PendingLaunch, SmartSessionStore
 from smart_app import oauth
 from smart_app.oauth import Discovery, LaunchError
@@ -34,10 +35,17 @@ class EvidenceResult:
 
 
 class AppServices:
-    def __init__(self, settings: Settings, store: SmartSessionStore, maps: EvidenceMaps) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        store: SmartSessionStore,
+        maps: EvidenceMaps,
+        feed: FeedCharts | None = None,
+    ) -> None:
         self.settings = settings
         self.store = store
         self.maps = maps
+        self.feed = feed
         self.discovery = Discovery(timeout=settings.fhir_timeout)
 
     @property
@@ -246,8 +254,14 @@ class AppServices:
         skip = missing_scopes(session.scopes, CHART_SEARCHES)
         client = self.client(session)
         try:
+            feed = self.feed
             evidence, fetch = chart_evidence(
-                client, session.patient_id, self.maps, as_of or date.today(), skip
+                client,
+                session.patient_id,
+                self.maps,
+                as_of or date.today(),
+                skip,
+                join=(lambda chart: add_feed_resources(chart, feed)) if feed else None,
             )
         finally:
             client.close()
@@ -272,6 +286,31 @@ class AppServices:
                     )
                 except FhirHttpError:  # a server without vread: the current version
                     pass
-            return client.read(type_name, resource_id)
+            try:
+                return client.read(type_name, resource_id)
+            except FhirHttpError as exc:
+                found = self._feed_resource(client, session, type_name, resource_id, exc)
+                if found is None:
+                    raise
+                return found
         finally:
             client.close()
+
+    def _feed_resource(
+        self,
+        client: FhirClient,
+        session: LaunchedSession,
+        type_name: str,
+        resource_id: str,
+        exc: FhirHttpError,
+    ) -> dict[str, Any] | None:
+        """A resource the EHR doesn't have but an HL7 feed wrote for this session's patient."""
+        if self.feed is None or exc.status not in (404, 410) or not session.patient_id:
+            return None
+        patient = client.read("Patient", session.patient_id)
+        identifiers = [
+            (i.get("system"), str(i.get("value")))
+            for i in patient.get("identifier") or []
+            if i.get("value")
+        ]
+        return self.feed.resource(identifiers, type_name, resource_id)

@@ -41,6 +41,12 @@ class ChartData:
             by_type[resource.get_resource_type()].append(resource)
         self._by_type = dict(by_type)
 
+    def extend(self, resources: Iterable[Resource]) -> None:
+        """Add resources from another source (the HL7 feeds); ones already present are kept."""
+        resources = list(resources)
+        self.resources.extend(resources)
+        self._index(resources)
+
     def of_type(self, cls: type[R]) -> list[R]:
         """Resources of one type, as that model class: `chart.of_type(Observation)`."""
         return cast(list[R], self._by_type.get(cls.get_resource_type(), []))
