@@ -309,7 +309,7 @@ class Ingest:
         replay: bool = False,
     ) -> MessageOutcome:
         row.attempts += 1
-        content_hash = hashlib.sha256(message.text.encode("utf-8")).hexdigest()
+        content_hash = content_key(message)
         applied = session.get(Hl7Applied, (header.sender[:455], header.control_id[:199]))
         if applied is not None:
             if applied.sha256 == content_hash or applied.message_id == row.id:
@@ -426,6 +426,17 @@ class Ingest:
         else:
             payloads = tuple(a.encode(pending.charset, errors="replace") for a in acks)
         return Reply(payloads, tuple(outcomes))
+
+
+def content_key(message: Message) -> str:
+    """Hash of what a message says, MSH-7 left out: an engine that stamps a resend with a new
+    time is still resending the same message."""
+    fields = list(message.msh.fields)
+    if len(fields) > 6:
+        fields[6] = ""
+    lines = [message.encoding.field.join(fields)]
+    lines += [message.encoding.field.join(s.fields) for s in message.segments[1:]]
+    return hashlib.sha256("\r".join(lines).encode("utf-8")).hexdigest()
 
 
 def _internal(kind: str) -> Hl7Error:

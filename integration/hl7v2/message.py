@@ -119,7 +119,9 @@ class Encoding:
             (self.repetition, "R"),
         ):
             out = out.replace(char, f"{esc}{code}{esc}")
-        return out.replace("\r", " ").replace("\n", " ")
+        out = out.replace("\r", " ").replace("\n", " ")
+        # Text that is exactly two double quotes would read back as HL7's explicit null.
+        return f"{esc}X2222{esc}" if out == '""' else out
 
 
 DEFAULT_ENCODING = Encoding()
@@ -169,6 +171,12 @@ class Segment:
 
     def value(self, number: int, component: int = 1, subcomponent: int = 1, rep: int = 1) -> str:
         """One unescaped value; '' when absent. HL7's explicit null `""` reads as ''."""
+        if component < 1 or subcomponent < 1 or rep < 1:
+            raise ValueError(
+                f"component, subcomponent and repetition numbers start at 1, got {component}, {subcomponent}, {rep}"
+            )
+        if number == 2 and self.fields[0] in HEADER_SEGMENTS:
+            return self.encoding.characters if component == subcomponent == rep == 1 else ""
         reps = self.repetitions(number)
         if rep > len(reps):
             return ""
@@ -366,14 +374,14 @@ def split_batch(text: str) -> Batch:
     head = lines[0][:3]
     if head not in ("FHS", "BHS"):
         # No batch header: one message, or several back to back (a file of messages).
-        # A message never holds a second MSH, so each MSH starts the next one.
+        # A message never holds a second MSH, so each MSH starts the next one; a stray
+        # batch trailer (BTS / FTS without its header) is not part of any message.
+        lines = [line for line in lines if line[:3] not in ("BTS", "FTS")]
         starts = [i for i, line in enumerate(lines) if line.startswith("MSH")] or [0]
         if starts[0] != 0:
             starts.insert(0, 0)
         bounds = [*starts, len(lines)]
-        parts = tuple(
-            "\r".join(lines[a:b]) + "\r" for a, b in pairwise(bounds)
-        )
+        parts = tuple("\r".join(lines[a:b]) + "\r" for a, b in pairwise(bounds))
         return Batch(parts, None, None)
     encoding = Encoding.from_header(lines[0])
     header = Segment(lines[0].split(encoding.field), encoding, 1)

@@ -238,9 +238,7 @@ class MllpServer:
             raise _Close from None
         self.replies_out += 1
 
-    async def _call(
-        self, what: str, call: Callable[[], Awaitable[Reply]], peer: str
-    ) -> Reply:
+    async def _call(self, what: str, call: Callable[[], Awaitable[Reply]], peer: str) -> Reply:
         """Await a handler; on an exception log its type and place only, and end the connection."""
         try:
             return await call()

@@ -125,9 +125,13 @@ class FhirStore:
         wanted = set(keys)
         if not wanted:
             return
+        types = sorted({resource_type for resource_type, _id in wanted})
         ids = sorted({resource_id for _type, resource_id in wanted})
+        query = select(FhirResource).where(  # both key columns, so the primary key index is used
+            FhirResource.resource_type.in_(types), FhirResource.id.in_(ids)
+        )
         with self.session.no_autoflush:
-            rows = self.session.scalars(select(FhirResource).where(FhirResource.id.in_(ids))).all()
+            rows = self.session.scalars(query).all()
         self._loaded.extend(rows)
         self._absent |= wanted - {(row.resource_type, row.id) for row in rows}
 

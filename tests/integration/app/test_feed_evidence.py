@@ -22,7 +22,9 @@ PATIENT = "psoriasis-gaps-patient"  # MRN SBX100203 in the sandbox's MRN system
 def feed_scores(app: Flask, pid3: str) -> None:
     text = (fixtures_dir() / "hl7" / "oru-r01-severity-scores.hl7").read_text(encoding="utf-8")
     text = text.replace("MRN700412^^^SYNDERM^MR", pid3)
-    ingest = Ingest(session_factory(app.extensions["dermrcm.engine"]), load_feed_maps(), MappingOptions())
+    ingest = Ingest(
+        session_factory(app.extensions["dermrcm.engine"]), load_feed_maps(), MappingOptions()
+    )
     reply = ingest.handle([Inbound(text.encode(), "127.0.0.1:1", datetime.now(UTC))])[0]
     assert [o.status for o in reply.outcomes] == ["processed"]
 
@@ -39,7 +41,9 @@ def test_a_pasi_sent_by_oru_shows_in_the_evidence_with_its_source(
     source = from_feed[0]["source"]
     assert source.startswith("Observation/")
     key = page.url.rsplit("/", 1)[1]
-    shown = browser.get(f"{app_server.url}/source/{key}/{source.split('/_history/')[0]}", timeout=30)
+    shown = browser.get(
+        f"{app_server.url}/source/{key}/{source.split('/_history/')[0]}", timeout=30
+    )
     assert shown.status_code == 200
     assert "urn:derm-rcm:hl7v2:message:" in shown.text  # the stored resource names its message
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 import shutil
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -81,7 +81,8 @@ def test_replay_is_idempotent_and_applies_an_error_once_its_map_is_fixed(
 
     # Replaying everything changes nothing: applied messages are not applied again.
     result = CliRunner().invoke(
-        main, ["hl7", "replay", "--since", "2000-01-01", "--status", "processed", "--status", "error"]
+        main,
+        ["hl7", "replay", "--since", "2000-01-01", "--status", "processed", "--status", "error"],
     )
     assert result.exit_code == 0, result.output
     assert json.loads(result.output) == {"replayed": 2, "outcomes": {"processed": 1, "error": 1}}
