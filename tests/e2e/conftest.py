@@ -20,8 +20,10 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium(chromium_path: str) -> Iterator[Browser]:
+    # Per module, not per session: Playwright's sync API keeps an event loop running in the
+    # main thread while it is open, and later tests call asyncio.run (the MLLP server's).
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=chromium_path, args=CHROMIUM_ARGS, headless=True
