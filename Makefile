@@ -36,6 +36,8 @@ lint: $(TEST_STAMP)
 
 bench: $(TEST_STAMP)
 	$(PY) bench/launch_to_evidence.py
+	$(PY) bench/hl7_parse.py
+	$(PY) bench/hl7_ingest.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

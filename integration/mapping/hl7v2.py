@@ -105,6 +105,7 @@ class Template:
     """Literal text with `{path}` placeholders; empty if any placeholder is empty."""
 
     parts: tuple[str | FieldPath, ...]
+    constant: str | None = None  # the text, when there are no placeholders
 
     @classmethod
     def parse(cls, text: str) -> Template:
@@ -117,7 +118,8 @@ class Template:
             pos = match.end()
         if pos < len(text):
             parts.append(text[pos:])
-        return cls(tuple(parts))
+        constant = text if all(isinstance(p, str) for p in parts) else None
+        return cls(tuple(parts), constant)
 
     @property
     def single(self) -> FieldPath | None:
@@ -127,7 +129,7 @@ class Template:
 
     @property
     def is_constant(self) -> bool:
-        return all(isinstance(p, str) for p in self.parts)
+        return self.constant is not None
 
 
 # ---------------------------------------------------------------- the compiled map
@@ -394,6 +396,7 @@ class _Evaluator:
         self.maps = maps
         self.options = options
         self.names = names
+        self._ids: dict[tuple[int, tuple[int, ...]], str] = {}
         self.encoding = message.encoding
 
     # -- paths
@@ -444,8 +447,8 @@ class _Evaluator:
         ), where
 
     def template(self, template: Template, scope: _Scope) -> tuple[str, Location | None]:
-        if template.is_constant:
-            return "".join(template.parts), None  # type: ignore[arg-type]
+        if template.constant is not None:
+            return template.constant, None
         out: list[str] = []
         first: Location | None = None
         for part in template.parts:
@@ -462,6 +465,22 @@ class _Evaluator:
     # -- ids
 
     def make_id(self, spec: IdSpec, scope: _Scope) -> str:
+        """The id `spec` gives here; memoised per message by the segments in scope (an id
+        like @patient is asked for by every resource of a message)."""
+        chain: list[int] = []
+        current: _Scope | None = scope
+        while current is not None:
+            chain.append(id(current.segment))
+            if current.rep is not None:
+                return self._make_id(spec, scope)  # relative paths: not memoised
+            current = current.parent
+        key = (id(spec), tuple(chain))
+        found = self._ids.get(key)
+        if found is None:
+            found = self._ids[key] = self._make_id(spec, scope)
+        return found
+
+    def _make_id(self, spec: IdSpec, scope: _Scope) -> str:
         if spec.template is not None:
             value, where = self.template(spec.template, scope)
             if not value:
