@@ -20,7 +20,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import select
@@ -117,28 +117,6 @@ class Reply:
     outcomes: tuple[MessageOutcome, ...]
 
 
-@dataclass(slots=True)
-class Counters:
-    received: int = 0
-    processed: int = 0
-    duplicates: int = 0
-    errors: int = 0
-    rejected: int = 0
-    acks: dict[str, int] = field(default_factory=dict)
-    ack_seconds: list[float] = field(default_factory=list)
-
-    def count(self, outcome: MessageOutcome) -> None:
-        self.received += 1
-        if outcome.status == "processed":
-            self.processed += 1
-        elif outcome.status == "duplicate":
-            self.duplicates += 1
-        elif outcome.status == "error":
-            self.errors += 1
-        else:
-            self.rejected += 1
-
-
 class ControlIds:
     """ACK control ids: a prefix unique to this process start, then a counter."""
 
@@ -177,7 +155,6 @@ class Ingest:
         self.options = options or MappingOptions()
         self.clock = clock or (lambda: datetime.now(UTC))
         self.control_ids = control_ids or ControlIds()
-        self.counters = Counters()
 
     # ---------------------------------------------------------------- entry points
 
@@ -197,7 +174,6 @@ class Ingest:
         replies = [self._reply(p, outs, now) for p, outs in zip(pending, outcomes, strict=True)]
         for outs in outcomes:
             for outcome in outs:
-                self.counters.count(outcome)
                 log.info(
                     "hl7 message id=%s control_id=%s status=%s ack=%s%s",
                     outcome.message_id,
@@ -383,40 +359,21 @@ class Ingest:
         acks: list[str] = []
         for (_text, message, header, _err), outcome in zip(pending.messages, outcomes, strict=True):
             request = AckRequest(header, message.encoding if message else pending.encoding)
-            if header is not None and header.enhanced_mode:
-                ok = outcome.code == AckCode.AA
-                stored = outcome.status != "rejected"
-                if wanted(header.accept_ack_type, stored):
-                    commit = AckCode.CA if stored else AckCode.CR
-                    acks.append(
-                        build_ack(
-                            request,
-                            commit,
-                            control_id=self.control_ids(),
-                            now=now,
-                            error=None if stored else outcome.error,
-                        )
-                    )
-                if wanted(header.application_ack_type, ok):
-                    acks.append(
-                        build_ack(
-                            request,
-                            outcome.code,
-                            control_id=self.control_ids(),
-                            now=now,
-                            error=outcome.error,
-                        )
-                    )
-            else:
+
+            def ack(code: AckCode, error: Hl7Error | None, request: AckRequest = request) -> None:
                 acks.append(
-                    build_ack(
-                        request,
-                        outcome.code,
-                        control_id=self.control_ids(),
-                        now=now,
-                        error=outcome.error,
-                    )
+                    build_ack(request, code, control_id=self.control_ids(), now=now, error=error)
                 )
+
+            if header is None or not header.enhanced_mode:
+                ack(outcome.code, outcome.error)
+                continue
+            # Enhanced mode: the accept ACK (stored?) then the application ACK, each as asked.
+            stored = outcome.status != "rejected"
+            if wanted(header.accept_ack_type, stored):
+                ack(AckCode.CA if stored else AckCode.CR, None if stored else outcome.error)
+            if wanted(header.application_ack_type, outcome.code == AckCode.AA):
+                ack(outcome.code, outcome.error)
         if pending.batch_header is not None:
             payloads: tuple[bytes, ...] = (
                 batch_ack(

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from integration.mapping.hl7v2 import MappedResource
+
 
 def segment(seg_id: str, fields: dict[int, str]) -> str:
     """A segment with the given fields (HL7 numbering) and empty ones between."""
@@ -59,3 +63,18 @@ def adt_a04(n: int, *, control_id: str | None = None, sex: str = "F") -> str:
         )
         + "\r"
     )
+
+
+def held_after(*batches: list[MappedResource]) -> dict[str, dict[str, Any]]:
+    """What a FHIR store holds after mapped messages in order, with the write modes of
+    integration/store/fhir_store.py: create only if absent, replace, merge top-level elements."""
+    held: dict[str, dict[str, Any]] = {}
+    for batch in batches:
+        for r in batch:
+            if r.mode == "create" and r.reference in held:
+                continue
+            if r.mode == "merge" and r.reference in held:
+                held[r.reference] = {**held[r.reference], **r.body}
+            else:
+                held[r.reference] = r.body
+    return held

@@ -26,6 +26,7 @@ from integration.mapping.hl7v2_transforms import load_feed_maps
 from integration.paths import fixtures_dir
 from integration.store.fhir_store import FhirStore
 from integration.store.models import Base
+from tests.support.hl7_messages import held_after
 
 OPTIONS = MappingOptions(timezone="America/New_York")
 CPT = "http://www.ama-assn.org/go/cpt"
@@ -88,20 +89,6 @@ def modifiers(charge: dict[str, Any]) -> list[tuple[str | None, str]]:
     ]
 
 
-def store(*batches: list[MappedResource]) -> dict[str, dict[str, Any]]:
-    """What the FHIR store holds after the messages in order (integration/store/fhir_store.py)."""
-    held: dict[str, dict[str, Any]] = {}
-    for batch in batches:
-        for r in batch:
-            if r.mode == "create" and r.reference in held:
-                continue
-            if r.mode == "merge" and r.reference in held:
-                held[r.reference] = {**held[r.reference], **r.body}
-            else:
-                held[r.reference] = r.body
-    return held
-
-
 # ---------------------------------------------------------------- DFT^P03
 
 
@@ -146,7 +133,7 @@ def test_charges_point_at_the_patient_and_visit_the_adt_registered(feed_maps: Hl
             {"identifier": {"system": "urn:derm-rcm:hl7v2:authority:DRMACCT", "value": "AC900100"}}
         ]
     # The DFT only creates the Patient and Encounter if they are not on file: the ADT's stay.
-    held = store(adt, dft)
+    held = held_after(adt, dft)
     assert held[f"Encounter/{encounter}"]["status"] == "arrived"
     assert {r.mode for r in dft if r.type in ("Patient", "Encounter")} == {"create"}
 
@@ -262,7 +249,7 @@ def test_the_evidence_reader_sees_the_note(feed_maps: Hl7Maps) -> None:
 def test_the_signed_note_replaces_the_preliminary_one(feed_maps: Hl7Maps) -> None:
     draft = mapped("mdm-t02-progress-note", feed_maps)
     signed = mapped("mdm-t04-note-signed", feed_maps)
-    held = store(draft, signed)
+    held = held_after(draft, signed)
     documents = [r for r in held.values() if r["resourceType"] == "DocumentReference"]
     assert len(documents) == 1
     assert documents[0]["docStatus"] == "final"  # TXA-17 AU
@@ -421,7 +408,7 @@ def test_merge_lands_on_the_patients_earlier_messages_made(feed_maps: Hl7Maps) -
     survivor_reg = registration("900400", "TESTPATIENT^DELTA^R")
     prior_reg = registration("900401", "TESTPATIENT^DELTA")
     merge = mapped("adt-a40-merge", feed_maps)
-    held = store(survivor_reg, prior_reg, merge)
+    held = held_after(survivor_reg, prior_reg, merge)
     prior = held[f"Patient/{one(prior_reg, 'Patient')['id']}"]
     survivor = held[f"Patient/{one(survivor_reg, 'Patient')['id']}"]
     assert prior["active"] is False

@@ -22,6 +22,7 @@ from integration.mapping.evidence_maps import EvidenceMaps
 from integration.mapping.hl7v2 import Hl7Maps, MappedResource, MappingOptions, map_message
 from integration.mapping.hl7v2_transforms import DERM_SEVERITY, load_feed_maps
 from integration.paths import fixtures_dir
+from tests.support.hl7_messages import held_after
 
 OPTIONS = MappingOptions(timezone="America/New_York")
 AS_OF = date(2025, 3, 15)  # shortly after the last fixture (TB result 2025-03-06)
@@ -63,20 +64,6 @@ def by_code(resources: list[MappedResource], code: str) -> list[dict[str, Any]]:
         for o in of_type(resources, "Observation")
         if any(c.get("code") == code for c in o["code"]["coding"])
     ]
-
-
-def store(*batches: list[MappedResource]) -> dict[str, dict[str, Any]]:
-    """What a FHIR store holds after the messages in order: create only if absent, replace, merge."""
-    held: dict[str, dict[str, Any]] = {}
-    for batch in batches:
-        for r in batch:
-            if r.mode == "create" and r.reference in held:
-                continue
-            if r.mode == "merge" and r.reference in held:
-                held[r.reference] = {**held[r.reference], **r.body}
-            else:
-                held[r.reference] = r.body
-    return held
 
 
 def chart_of(held: dict[str, dict[str, Any]], *extra: dict[str, Any]) -> ChartData:
@@ -218,7 +205,7 @@ def test_melanoma_correction_replaces_the_report_and_the_corrected_line(
 def test_the_store_after_the_correction_shows_the_corrected_report(
     feed_maps: Hl7Maps, maps: EvidenceMaps
 ) -> None:
-    held = store(*messages("oru-r01-pathology-melanoma-in-situ", feed_maps))
+    held = held_after(*messages("oru-r01-pathology-melanoma-in-situ", feed_maps))
     evidence = assemble_evidence(chart_of(held), maps, date(2025, 2, 1))
     [fact] = evidence.pathology
     assert fact.text.startswith("Skin, right upper back, shave biopsy:")
@@ -307,7 +294,7 @@ def test_evidence_sees_scores_pathology_and_tb_screening_from_oru(
     [tb] = messages("oru-r01-lab-tb-quantiferon", feed_maps)
     patient_id = one(scores, "Patient")["id"]
     chart = chart_of(
-        store(bcc, scores, tb),
+        held_after(bcc, scores, tb),
         problem(patient_id, "L40.0", "Psoriasis vulgaris"),
         problem(patient_id, "C44.311", "Basal cell carcinoma of skin of nose"),
     )
