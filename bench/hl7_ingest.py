@@ -43,6 +43,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from machine import cpu_name  # noqa: E402  (bench/, the script's own folder)
+
 from integration.hl7v2.client import MllpClient  # noqa: E402
 
 DERMRCM = str(ROOT / ".venv" / "bin" / "dermrcm")
@@ -550,17 +552,9 @@ def pg_drop() -> None:
 
 
 def machine() -> dict[str, str]:
-    cpu = platform.processor() or "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
     return {
         "nproc": str(os.cpu_count()),
-        "cpu": cpu,
+        "cpu": cpu_name(),
         "python": platform.python_version(),
         "system": f"{platform.system()} {platform.release()}",
         "date": str(date.today()),

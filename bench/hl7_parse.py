@@ -45,6 +45,7 @@ import hl7apy  # noqa: E402
 import hl7apy.core  # noqa: E402
 import hl7apy.parser  # noqa: E402
 from hl7apy.consts import VALIDATION_LEVEL  # noqa: E402
+from machine import cpu_name  # noqa: E402  (bench/, the script's own folder)
 
 from integration.hl7v2.errors import Hl7Error  # noqa: E402
 from integration.hl7v2.message import parse_message, split_batch, split_lines  # noqa: E402
@@ -365,16 +366,6 @@ def run(seconds: float, only: str | None) -> tuple[Corpus, list[Result]]:
         )
         print(f"  {name}: {results[-1].typical_rate:,.0f} msg/s", file=sys.stderr, flush=True)
     return corpus, results
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def main() -> None:

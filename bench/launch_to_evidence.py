@@ -31,6 +31,8 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from machine import cpu_name  # noqa: E402  (bench/, the script's own folder)
+
 from integration.fhir.chart_evidence import chart_evidence  # noqa: E402
 from integration.fhir.client import FhirClient  # noqa: E402
 from integration.mapping.evidence_maps import EvidenceMaps, load_evidence_maps  # noqa: E402
@@ -177,7 +179,7 @@ def main() -> None:
                 process.wait(timeout=10)
 
     print(
-        f"machine: {platform.machine()}, {os.cpu_count()} CPUs ({_cpu()}), Python {platform.python_version()}, {platform.system()} {platform.release()}"
+        f"machine: {platform.machine()}, {os.cpu_count()} CPUs ({cpu_name()}), Python {platform.python_version()}, {platform.system()} {platform.release()}"
     )
     print(
         f"command: python bench/launch_to_evidence.py --runs {args.runs}   (date {date.today()})\n"
@@ -190,16 +192,6 @@ def main() -> None:
         print(
             f"| {patient} | {resources} | {trips} | {p50 * 1000:.0f} ms | {p95 * 1000:.0f} ms | {r50 * 1000:.0f} ms | {r95 * 1000:.0f} ms | {rtrips} |"
         )
-
-
-def _cpu() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 if __name__ == "__main__":

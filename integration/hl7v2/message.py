@@ -61,7 +61,7 @@ class Encoding:
             )
         return cls(sep, chars[0], chars[1], chars[2], chars[3], chars[4:5])
 
-    def unescape(self, value: str, *, formatted: bool = False) -> str:
+    def unescape(self, value: str) -> str:
         """Resolve escape sequences (\\F\\ \\S\\ \\T\\ \\R\\ \\E\\ \\Xhh\\ \\.br\\ ...).
 
         Formatting commands other than line breaks and highlighting markers are dropped;
@@ -82,11 +82,11 @@ class Encoding:
                 out.append(value[i:])
                 break
             out.append(value[i:start])
-            out.append(self._escape_text(value[start + 1 : end], formatted))
+            out.append(self._escape_text(value[start + 1 : end]))
             i = end + 1
         return "".join(out)
 
-    def _escape_text(self, code: str, formatted: bool) -> str:
+    def _escape_text(self, code: str) -> str:
         simple = {
             "F": self.field,
             "S": self.component,
