@@ -439,6 +439,7 @@ def run_db(
         lat, _wall, _cpu = drive(listener, warm, 2)
         sent += len(lat)
         aa += sum(1 for _, c in lat if c == "AA")
+        analyze(url)
         for connections in (1, args.connections):
             source = Source(run, sent, types, args.messages, args.seconds)
             lat, wall, cpu = drive(listener, source, connections)
@@ -474,6 +475,20 @@ def run_db(
         log = (tmp / f"listener-{db}.log").read_text(errors="replace")[-3000:]
         raise AssertionError(f"{db}: durability check failed: {check}\nlistener log tail:\n{log}")
     return results, check
+
+
+def analyze(url: str) -> None:
+    """Planner statistics after the warm-up, as a database in use has them (PostgreSQL's
+    autovacuum gathers them within a minute): a fresh table without them can make PostgreSQL
+    scan instead of using the primary key for the store's lookups of a group's resources."""
+    from sqlalchemy import text
+
+    from integration.store.database import make_engine
+
+    engine = make_engine(url)
+    with engine.begin() as connection:
+        connection.execute(text("ANALYZE"))
+    engine.dispose()
 
 
 def verify(url: str) -> dict[str, Any]:

@@ -19,11 +19,13 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from integration.hl7v2.ack import AckCode, AckRequest, batch_ack, build_ack, wanted
@@ -38,9 +40,9 @@ from integration.hl7v2.message import (
     read_header,
     split_batch,
 )
-from integration.mapping.hl7v2 import Hl7Maps, MappingOptions, map_message
-from integration.store.fhir_store import FhirStore
-from integration.store.models import Hl7Applied, Hl7Message
+from integration.mapping.hl7v2 import Hl7Maps, MappedResource, MappingOptions, map_message
+from integration.store.fhir_store import ResourceWriter
+from integration.store.models import Hl7Applied, Hl7Message, table_of
 
 log = logging.getLogger(__name__)
 
@@ -130,13 +132,43 @@ class ControlIds:
 
 
 @dataclass(slots=True)
+class _Entry:
+    """One message of a payload, read and mapped before the transaction starts."""
+
+    raw: bytes
+    received_at: datetime
+    peer: str
+    charset: str
+    message: Message | None
+    header: Header | None
+    error: Hl7Error | None  # unreadable: AR
+    content_key: str = ""
+    resources: list[MappedResource] | None = None
+    map_error: Hl7Error | None = None
+    message_id: int | None = None  # a stored row (replay)
+    attempts: int = 0
+
+
+@dataclass(slots=True)
 class _Pending:
     item: Inbound
-    text: str
     charset: str
     encoding: Encoding
     batch_header: Segment | None
-    messages: list[tuple[str, Message | None, Header | None, Hl7Error | None]]
+    entries: list[_Entry]
+
+
+@dataclass(slots=True)
+class _Applied:
+    """An exactly-once key: stored, or applied earlier in this group (message_id not known yet)."""
+
+    message_id: int | None
+    sha256: str
+    entry: _Entry | None = None
+
+
+_MESSAGE = table_of(Hl7Message)
+_APPLIED = table_of(Hl7Applied)
 
 
 class Ingest:
@@ -161,29 +193,12 @@ class Ingest:
     def handle(self, items: Sequence[Inbound]) -> list[Reply]:
         """Store and process a group of payloads in one transaction; the replies to send."""
         pending = [self._split(item) for item in items]
-        outcomes: list[list[MessageOutcome]] = []
-        with self.sessions() as session, session.begin():
-            for p in pending:
-                outcomes.append(
-                    [
-                        self._one(session, p, text, message, header, err)
-                        for text, message, header, err in p.messages
-                    ]
-                )
+        entries = [entry for p in pending for entry in p.entries]
+        for entry in entries:
+            self._map(entry)
+        outcomes = iter(self._store(entries))
         now = self.clock()
-        replies = [self._reply(p, outs, now) for p, outs in zip(pending, outcomes, strict=True)]
-        for outs in outcomes:
-            for outcome in outs:
-                log.info(
-                    "hl7 message id=%s control_id=%s status=%s ack=%s%s",
-                    outcome.message_id,
-                    outcome.control_id,
-                    outcome.status,
-                    outcome.code.value,
-                    f" error={outcome.error.code.value} at={outcome.error.where}"
-                    if outcome.error
-                    else "",
-                )
+        replies = [self._reply(p, [next(outcomes) for _ in p.entries], now) for p in pending]
         return replies
 
     def oversized(self, size: int, peer: str) -> bytes:
@@ -206,159 +221,219 @@ class Ingest:
 
     def replay(self, message_ids: Sequence[int]) -> list[MessageOutcome]:
         """Re-process stored messages (idempotent: already-applied keys are duplicates)."""
-        out: list[MessageOutcome] = []
-        with self.sessions() as session, session.begin():
-            for message_id in message_ids:
-                row = session.get(Hl7Message, message_id)
-                if row is None:
-                    continue
-                text, _charset = decode(row.raw)
-                try:
-                    message = parse_message(text)
-                    header = message.header
-                except Hl7Error as exc:
-                    out.append(MessageOutcome(row.id, row.control_id, "rejected", AckCode.AR, exc))
-                    continue
-                outcome = self._process(session, row, message, header, replay=True)
-                out.append(outcome)
-        return out
+        with self.sessions() as session:
+            rows = session.execute(
+                select(
+                    _MESSAGE.c.id,
+                    _MESSAGE.c.raw,
+                    _MESSAGE.c.received_at,
+                    _MESSAGE.c.peer,
+                    _MESSAGE.c.attempts,
+                ).where(_MESSAGE.c.id.in_(message_ids))
+            ).all()
+        by_id = {row.id: row for row in rows}
+        entries: list[_Entry] = []
+        for message_id in message_ids:
+            row = by_id.get(message_id)
+            if row is None:
+                continue
+            text, charset = decode(row.raw)
+            try:
+                message: Message | None = parse_message(text)
+                header, error = message.header if message else None, None
+            except Hl7Error as exc:
+                message, header, error = None, _header_guess(text), exc
+            entry = _Entry(row.raw, row.received_at, row.peer, charset, message, header, error)
+            entry.message_id, entry.attempts = row.id, row.attempts
+            self._map(entry)
+            entries.append(entry)
+        return self._store(entries)
 
-    # ---------------------------------------------------------------- steps
+    # ---------------------------------------------------------------- before the transaction
 
     def _split(self, item: Inbound) -> _Pending:
         text, charset = decode(item.payload)
+
+        def entry(
+            raw: bytes, message: Message | None, header: Header | None, err: Hl7Error | None
+        ) -> _Entry:
+            return _Entry(raw, item.received_at, item.peer, charset, message, header, err)
+
         try:
             batch = split_batch(text)
         except Hl7Error as exc:
-            return _Pending(item, text, charset, DEFAULT_ENCODING, None, [(text, None, None, exc)])
-        messages: list[tuple[str, Message | None, Header | None, Hl7Error | None]] = []
+            return _Pending(
+                item, charset, DEFAULT_ENCODING, None, [entry(item.payload, None, None, exc)]
+            )
+        entries: list[_Entry] = []
         encoding = DEFAULT_ENCODING
         for part in batch.messages:
+            raw = part.encode(charset, errors="replace") if batch.header else item.payload
             try:
                 message = parse_message(part)
                 encoding = message.encoding
-                messages.append((part, message, message.header, None))
+                entries.append(entry(raw, message, message.header, None))
             except Hl7Error as exc:
-                messages.append((part, None, _header_guess(part), exc))
-        return _Pending(item, text, charset, encoding, batch.header, messages)
+                entries.append(entry(raw, None, _header_guess(part), exc))
+        return _Pending(item, charset, encoding, batch.header, entries)
 
-    def _one(
-        self,
-        session: Session,
-        pending: _Pending,
-        text: str,
-        message: Message | None,
-        header: Header | None,
-        error: Hl7Error | None,
-    ) -> MessageOutcome:
-        raw = (
-            text.encode(pending.charset, errors="replace")
-            if pending.batch_header
-            else pending.item.payload
-        )
-        row = Hl7Message(
-            received_at=pending.item.received_at,
-            peer=pending.item.peer[:100],
-            sender=(header.sender if header else "|")[:455],
-            control_id=(header.control_id if header else "")[:199],
-            message_type=(header.message_type if header else "")[:20],
-            version=(header.version if header else "")[:10],
-            raw=raw,
-            charset=pending.charset,
-            sha256=hashlib.sha256(raw).hexdigest(),
-            status="received",
-            attempts=0,
-        )
-        session.add(row)
-        session.flush()
-        if message is None or header is None or error is not None:
-            err = error or Hl7Error(Location(), "a readable message", None)
-            return self._finish(row, "rejected", AckCode.AR, err)
-        return self._process(session, row, message, header)
-
-    def _process(
-        self,
-        session: Session,
-        row: Hl7Message,
-        message: Message,
-        header: Header,
-        replay: bool = False,
-    ) -> MessageOutcome:
-        row.attempts += 1
-        content_hash = content_key(message)
-        applied = session.get(Hl7Applied, (header.sender[:455], header.control_id[:199]))
-        if applied is not None:
-            if applied.sha256 == content_hash or applied.message_id == row.id:
-                return self._finish(
-                    row,
-                    "processed" if applied.message_id == row.id else "duplicate",
-                    AckCode.AA,
-                    None,
-                )
-            error = Hl7Error(
-                Location(segment_id="MSH", segment_index=1, field=10),
-                f"a control id not used before for other content (message {applied.message_id} has it)",
-                header.control_id,
-                ErrorCode.DUPLICATE_KEY,
-            )
-            return self._finish(row, "error", AckCode.AE, error)
-        if header.processing_id and header.processing_id[:1] not in ("P", "T", "D"):
-            error = Hl7Error(
-                Location(segment_id="MSH", segment_index=1, field=11),
-                "processing id P, T or D",
-                header.processing_id,
-                ErrorCode.UNSUPPORTED_PROCESSING_ID,
-            )
-            return self._finish(row, "rejected", AckCode.AR, error)
-        savepoint = session.begin_nested()
+    def _map(self, entry: _Entry) -> None:
+        """Map a readable message to FHIR (pure: no database); a failure is kept for later."""
+        if entry.message is None or entry.header is None or entry.error is not None:
+            return
+        entry.content_key = content_key(entry.message)
         try:
-            resources = map_message(message, self.maps, self.options)
-            store = FhirStore(session)
-            store.preload((str(r.body["resourceType"]), str(r.body["id"])) for r in resources)
-            now = self.clock()
-            source = f"urn:derm-rcm:hl7v2:message:{row.id}"
-            for resource in resources:
-                store.write(resource.body, resource.mode, now, row.id, source)
-            session.add(
-                Hl7Applied(
-                    sender=header.sender[:455],
-                    control_id=header.control_id[:199],
-                    message_id=row.id,
-                    sha256=content_hash,
-                    applied_at=now,
-                )
-            )
-            savepoint.commit()
+            entry.resources = map_message(entry.message, self.maps, self.options)
         except Hl7Error as exc:
-            savepoint.rollback()
-            if exc.code in REJECTED_CODES:
-                return self._finish(row, "rejected", AckCode.AR, exc)
-            return self._finish(row, "error", AckCode.AE, exc)
-        except Exception as exc:  # a bug or a database problem inside the savepoint
-            savepoint.rollback()
+            entry.map_error = exc
+        except Exception as exc:  # a bug in a map or a transform: AE, kept for replay
             log.error(
-                "hl7 processing failed id=%s control_id=%s error=%s",
-                row.id,
-                header.control_id,
+                "hl7 mapping failed control_id=%s error=%s",
+                entry.header.control_id,
                 type(exc).__name__,
             )
-            return self._finish(row, "error", AckCode.AE, _internal(type(exc).__name__))
-        return self._finish(row, "processed", AckCode.AA, None)
+            entry.map_error = _internal(type(exc).__name__)
 
-    def _finish(
-        self, row: Hl7Message, status: str, code: AckCode, error: Hl7Error | None
-    ) -> MessageOutcome:
-        row.status = status
-        row.ack_code = code.value
-        row.error_code = error.code.value if error else None
-        row.error = error.message if error else None
-        row.processed_at = self.clock()
-        return MessageOutcome(row.id, row.control_id, status, code, error)
+    # ---------------------------------------------------------------- the transaction
+
+    def _store(self, entries: list[_Entry]) -> list[MessageOutcome]:
+        """Store and apply `entries` in one transaction, one statement per table.
+
+        If the database refuses the group (a value it won't take, a constraint), the group is
+        redone one message per savepoint, so one bad message can't hold back the others.
+        """
+        if not entries:
+            return []
+        stored_ids = [e.message_id for e in entries]  # set for replays; new rows get theirs
+        try:
+            with self.sessions() as session, session.begin():
+                outcomes = self._write(session.connection(), entries)
+        except DBAPIError as exc:
+            if len(entries) == 1:
+                raise
+            log.warning(
+                "hl7 group of %d refused by the database (%s); storing one by one",
+                len(entries),
+                type(exc).__name__,
+            )
+            outcomes = []
+            with self.sessions() as session, session.begin():
+                connection = session.connection()
+                for entry, stored_id in zip(entries, stored_ids, strict=True):
+                    entry.message_id = stored_id
+                    try:
+                        with connection.begin_nested():
+                            outcomes.extend(self._write(connection, [entry]))
+                        continue
+                    except DBAPIError as one:
+                        problem = type(one).__name__
+                    log.error(
+                        "hl7 message refused by the database control_id=%s error=%s",
+                        entry.header.control_id if entry.header else "",
+                        problem,
+                    )
+                    entry.message_id = stored_id
+                    entry.resources, entry.map_error = None, _internal(problem)
+                    outcomes.extend(self._write(connection, [entry]))
+        for outcome in outcomes:
+            log.info(
+                "hl7 message id=%s control_id=%s status=%s ack=%s%s",
+                outcome.message_id,
+                outcome.control_id,
+                outcome.status,
+                outcome.code.value,
+                f" error={outcome.error.code.value} at={outcome.error.where}"
+                if outcome.error
+                else "",
+            )
+        return outcomes
+
+    def _write(self, connection: Connection, entries: list[_Entry]) -> list[MessageOutcome]:
+        applied = self._applied_keys(connection, entries)
+        decisions: list[_Decision] = []
+        for entry in entries:
+            decision = _decide(entry, applied)
+            decisions.append(decision)
+            if decision.apply and entry.header is not None:
+                applied[_key(entry.header)] = _Applied(None, entry.content_key, entry)
+        now = self.clock()
+        new = [(e, d) for e, d in zip(entries, decisions, strict=True) if e.message_id is None]
+        if new:
+            ids = connection.execute(
+                insert(_MESSAGE).returning(_MESSAGE.c.id, sort_by_parameter_order=True),
+                [{**_envelope(e), **_status(e, d, now)} for e, d in new],
+            ).scalars()
+            for (entry, _d), message_id in zip(new, ids, strict=True):
+                entry.message_id = message_id
+        stored = [(e, d) for e, d in zip(entries, decisions, strict=True) if (e, d) not in new]
+        if stored:
+            connection.execute(
+                update(_MESSAGE).where(_MESSAGE.c.id == bindparam("b_id")),
+                [{"b_id": e.message_id, **_status(e, d, now)} for e, d in stored],
+            )
+        to_apply = [
+            (e, e.header, e.resources)
+            for e, d in zip(entries, decisions, strict=True)
+            if d.apply and e.header is not None and e.resources is not None
+        ]
+        writer = ResourceWriter(connection)
+        writer.load((r.type, r.id) for _e, _h, resources in to_apply for r in resources)
+        keys = []
+        for entry, header, resources in to_apply:
+            source = f"urn:derm-rcm:hl7v2:message:{entry.message_id}"
+            for resource in resources:
+                writer.write(resource.body, resource.mode, now, entry.message_id, source)
+            sender, control_id = _key(header)
+            keys.append(
+                {
+                    "sender": sender,
+                    "control_id": control_id,
+                    "message_id": entry.message_id,
+                    "sha256": entry.content_key,
+                    "applied_at": now,
+                }
+            )
+        writer.flush()
+        if keys:
+            connection.execute(insert(_APPLIED), keys)
+        return [
+            MessageOutcome(
+                e.message_id,
+                e.header.control_id[:199] if e.header else "",
+                d.status,
+                d.code,
+                d.error,
+            )
+            for e, d in zip(entries, decisions, strict=True)
+        ]
+
+    @staticmethod
+    def _applied_keys(
+        connection: Connection, entries: Sequence[_Entry]
+    ) -> dict[tuple[str, str], _Applied]:
+        """The stored exactly-once keys of these messages, in one query."""
+        wanted = {_key(e.header) for e in entries if e.header is not None and e.error is None}
+        if not wanted:
+            return {}
+        query = select(
+            _APPLIED.c.sender, _APPLIED.c.control_id, _APPLIED.c.message_id, _APPLIED.c.sha256
+        ).where(
+            _APPLIED.c.sender.in_(sorted({k[0] for k in wanted})),
+            _APPLIED.c.control_id.in_(sorted({k[1] for k in wanted})),
+        )
+        return {
+            (row.sender, row.control_id): _Applied(row.message_id, row.sha256)
+            for row in connection.execute(query)
+            if (row.sender, row.control_id) in wanted
+        }
 
     def _reply(self, pending: _Pending, outcomes: Sequence[MessageOutcome], now: datetime) -> Reply:
         acks: list[str] = []
-        for (_text, message, header, _err), outcome in zip(pending.messages, outcomes, strict=True):
-            request = AckRequest(header, message.encoding if message else pending.encoding)
+        for entry, outcome in zip(pending.entries, outcomes, strict=True):
+            header = entry.header
+            request = AckRequest(
+                header, entry.message.encoding if entry.message else pending.encoding
+            )
 
             def ack(code: AckCode, error: Hl7Error | None, request: AckRequest = request) -> None:
                 acks.append(
@@ -383,6 +458,90 @@ class Ingest:
         else:
             payloads = tuple(a.encode(pending.charset, errors="replace") for a in acks)
         return Reply(payloads, tuple(outcomes))
+
+
+@dataclass(frozen=True, slots=True)
+class _Decision:
+    status: str  # processed | duplicate | error | rejected
+    code: AckCode
+    error: Hl7Error | None = None
+    apply: bool = False  # write its resources and its exactly-once key now
+
+
+def _key(header: Header) -> tuple[str, str]:
+    return header.sender[:455], header.control_id[:199]
+
+
+def _decide(entry: _Entry, applied: Mapping[tuple[str, str], _Applied]) -> _Decision:
+    """What becomes of a message, given the keys already applied (stored or earlier in the group)."""
+    if entry.message is None or entry.header is None or entry.error is not None:
+        return _Decision(
+            "rejected", AckCode.AR, entry.error or Hl7Error(Location(), "a readable message", None)
+        )
+    header = entry.header
+    found = applied.get(_key(header))
+    if found is not None:
+        if found.message_id is not None and found.message_id == entry.message_id:
+            return _Decision("processed", AckCode.AA)  # a replay of the message that applied it
+        if found.sha256 == entry.content_key:
+            return _Decision("duplicate", AckCode.AA)
+        holder = found.message_id if found.message_id is not None else "earlier in this batch"
+        return _Decision(
+            "error",
+            AckCode.AE,
+            Hl7Error(
+                Location(segment_id="MSH", segment_index=1, field=10),
+                f"a control id not used before for other content (message {holder} has it)",
+                header.control_id,
+                ErrorCode.DUPLICATE_KEY,
+            ),
+        )
+    if header.processing_id and header.processing_id[:1] not in ("P", "T", "D"):
+        return _Decision(
+            "rejected",
+            AckCode.AR,
+            Hl7Error(
+                Location(segment_id="MSH", segment_index=1, field=11),
+                "processing id P, T or D",
+                header.processing_id,
+                ErrorCode.UNSUPPORTED_PROCESSING_ID,
+            ),
+        )
+    if entry.map_error is not None:
+        if entry.map_error.code in REJECTED_CODES:
+            return _Decision("rejected", AckCode.AR, entry.map_error)
+        return _Decision("error", AckCode.AE, entry.map_error)
+    return _Decision("processed", AckCode.AA, apply=True)
+
+
+def _envelope(entry: _Entry) -> dict[str, Any]:
+    """The columns of a new `hl7_message` row that say what arrived."""
+    header = entry.header
+    return {
+        "received_at": entry.received_at,
+        "peer": entry.peer[:100],
+        "sender": (header.sender if header else "|")[:455],
+        "control_id": (header.control_id if header else "")[:199],
+        "message_type": (header.message_type if header else "")[:20],
+        "version": (header.version if header else "")[:10],
+        "raw": entry.raw,
+        "charset": entry.charset,
+        "sha256": hashlib.sha256(entry.raw).hexdigest(),
+    }
+
+
+def _status(entry: _Entry, decision: _Decision, now: datetime) -> dict[str, Any]:
+    """The columns that say what became of it (a message that was read counts an attempt)."""
+    error = decision.error
+    return {
+        "status": decision.status,
+        "ack_code": decision.code.value,
+        "error_code": error.code.value if error else None,
+        "error": error.message if error else None,
+        "processed_at": now,
+        "attempts": entry.attempts
+        + (1 if entry.message is not None and entry.error is None else 0),
+    }
 
 
 def content_key(message: Message) -> str:

@@ -1,7 +1,7 @@
 """FHIR resources written by the feeds: versioned upserts, and a patient's compartment for evidence.
 
-Writes happen inside the caller's transaction (the HL7 ingest commits the message, the
-exactly-once key and the resources together). A write whose content equals the current
+Writes (`ResourceWriter`) happen inside the caller's transaction (the HL7 ingest commits the
+message, the exactly-once key and the resources together). A write whose content equals the current
 version creates no new version, so replaying a message changes nothing.
 """
 
@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import Connection, bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from integration.store.models import FhirResource, FhirResourceVersion
+from integration.store.models import FhirResource, FhirResourceVersion, table_of
 
 # Where each resource type points at its patient (the Patient compartment, simplified).
 _PATIENT_REFS = ("subject", "patient", "beneficiary")
@@ -51,18 +51,40 @@ class Written:
     changed: bool
 
 
-class FhirStore:
-    """Read and write feed resources within a SQLAlchemy session."""
+class ResourceWriter:
+    """Versioned upserts for a group of messages, sent as one statement per table.
 
-    def __init__(self, session: Session) -> None:
-        self.session = session
-        self._absent: set[tuple[str, str]] = set()  # not stored when preloaded
-        self._created: dict[tuple[str, str], FhirResource] = {}  # rows this store added
-        self._loaded: list[FhirResource] = []  # preloaded: kept in the identity map
+    `load` reads the current rows of the resources about to be written (one SELECT),
+    `write` works out each new version in memory (a resource written twice in the group
+    gets two versions), and `flush` sends the INSERTs and UPDATEs with `executemany`. Runs on
+    the caller's connection and transaction.
+    """
 
-    def get(self, resource_type: str, resource_id: str) -> dict[str, Any] | None:
-        row = self.session.get(FhirResource, (resource_type, resource_id))
-        return json.loads(row.content) if row else None
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+        self._current: dict[tuple[str, str], tuple[int, dict[str, Any]] | None] = {}
+        self._stored: set[tuple[str, str]] = set()  # keys with a row in the database
+        self._rows: dict[tuple[str, str], dict[str, Any]] = {}  # final row per changed key
+        self._versions: list[dict[str, Any]] = []
+
+    def load(self, keys: Iterable[tuple[str, str]]) -> None:
+        wanted = set(keys) - self._current.keys()
+        if not wanted:
+            return
+        table = table_of(FhirResource)
+        types = sorted({resource_type for resource_type, _id in wanted})
+        ids = sorted({resource_id for _type, resource_id in wanted})
+        query = select(table.c.resource_type, table.c.id, table.c.version_id, table.c.content)
+        query = query.where(  # both key columns, so the primary key index is used
+            table.c.resource_type.in_(types), table.c.id.in_(ids)
+        )
+        for resource_type, resource_id, version_id, content in self.connection.execute(query):
+            key = (resource_type, resource_id)
+            if key in wanted:
+                self._current[key] = (version_id, _strip_meta(json.loads(content)))
+                self._stored.add(key)
+        for key in wanted - self._current.keys():
+            self._current[key] = None
 
     def write(
         self,
@@ -72,24 +94,24 @@ class FhirStore:
         message_id: int | None,
         source: str,
     ) -> Written:
-        """Upsert one resource. mode: replace | merge (overlay top-level elements) | create."""
+        """One resource. mode: replace | merge (overlay top-level elements) | create."""
         resource_type, resource_id = str(body["resourceType"]), str(body["id"])
-        row = self._current(resource_type, resource_id)
-        if row is not None:
-            current = json.loads(row.content)
+        key = (resource_type, resource_id)
+        if key not in self._current:
+            self.load([key])
+        current = self._current[key]
+        if current is not None:
+            version, old = current
             if mode == "create":
-                return Written(resource_type, resource_id, row.version_id, False)
-            new = (
-                {**_strip_meta(current), **_strip_meta(body)}
-                if mode == "merge"
-                else _strip_meta(body)
-            )
-            if new == _strip_meta(current):
-                return Written(resource_type, resource_id, row.version_id, False)
-            version = row.version_id + 1
+                return Written(resource_type, resource_id, version, False)
+            new = {**old, **_strip_meta(body)} if mode == "merge" else _strip_meta(body)
+            if new == old:
+                return Written(resource_type, resource_id, version, False)
+            version += 1
         else:
             new = _strip_meta(body)
             version = 1
+        self._current[key] = (version, new)
         content = {
             **new,
             "meta": {
@@ -99,66 +121,68 @@ class FhirStore:
             },
         }
         text = json.dumps(content, ensure_ascii=False, sort_keys=True)
-        if row is None:
-            row = FhirResource(resource_type=resource_type, id=resource_id)
-            self.session.add(row)
-            self._created[(resource_type, resource_id)] = row
-        row.version_id = version
-        row.last_updated = now
-        row.patient_id = patient_of(content)
-        row.content = text
-        row.message_id = message_id
-        self.session.add(
-            FhirResourceVersion(
-                resource_type=resource_type,
-                id=resource_id,
-                version_id=version,
-                last_updated=now,
-                content=text,
-                message_id=message_id,
-            )
+        self._rows[key] = {
+            "b_type": resource_type,
+            "b_id": resource_id,
+            "version_id": version,
+            "last_updated": now,
+            "patient_id": patient_of(content),
+            "content": text,
+            "message_id": message_id,
+        }
+        self._versions.append(
+            {
+                "resource_type": resource_type,
+                "id": resource_id,
+                "version_id": version,
+                "last_updated": now,
+                "content": text,
+                "message_id": message_id,
+            }
         )
         return Written(resource_type, resource_id, version, True)
 
-    def preload(self, keys: Iterable[tuple[str, str]]) -> None:
-        """Read the current rows of resources about to be written, in one query."""
-        wanted = set(keys)
-        if not wanted:
-            return
-        types = sorted({resource_type for resource_type, _id in wanted})
-        ids = sorted({resource_id for _type, resource_id in wanted})
-        query = select(FhirResource).where(  # both key columns, so the primary key index is used
-            FhirResource.resource_type.in_(types), FhirResource.id.in_(ids)
-        )
-        with self.session.no_autoflush:
-            rows = self.session.scalars(query).all()
-        self._loaded.extend(rows)
-        self._absent |= wanted - {(row.resource_type, row.id) for row in rows}
+    def flush(self) -> None:
+        """Send what `write` decided: new rows, updated rows, and every new version."""
+        table = table_of(FhirResource)
+        inserts, updates = [], []
+        for key, row in self._rows.items():
+            if key in self._stored:
+                updates.append(row)
+            else:
+                inserts.append(
+                    {
+                        "resource_type": row["b_type"],
+                        "id": row["b_id"],
+                        **{k: v for k, v in row.items() if not k.startswith("b_")},
+                    }
+                )
+                self._stored.add(key)
+        if inserts:
+            self.connection.execute(insert(table), inserts)
+        if updates:
+            # SET takes the columns named in the rows; WHERE the b_ keys.
+            self.connection.execute(
+                update(table).where(
+                    table.c.resource_type == bindparam("b_type"), table.c.id == bindparam("b_id")
+                ),
+                updates,
+            )
+        if self._versions:
+            self.connection.execute(insert(table_of(FhirResourceVersion)), self._versions)
+        self._rows = {}
+        self._versions = []
 
-    def _current(self, resource_type: str, resource_id: str) -> FhirResource | None:
-        """The current row: stored, or added earlier in this session and not flushed yet.
 
-        Looked up without autoflush, so a message's rows reach the database in one flush (when
-        the caller's savepoint or transaction ends) rather than one flush per resource; a
-        preloaded key needs no query at all.
-        """
-        key = (resource_type, resource_id)
-        if key in self._absent:  # only a row added since the preload can exist
-            row = self._created.get(key)
-            if row is not None and row not in self.session:  # its savepoint rolled back
-                row = None
-        else:
-            with self.session.no_autoflush:
-                row = self.session.get(FhirResource, key)
-        if row is None:
-            for obj in self.session.new:
-                if (
-                    isinstance(obj, FhirResource)
-                    and obj.resource_type == resource_type
-                    and obj.id == resource_id
-                ):
-                    return obj
-        return row
+class FhirStore:
+    """Read feed resources within a SQLAlchemy session."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def get(self, resource_type: str, resource_id: str) -> dict[str, Any] | None:
+        row = self.session.get(FhirResource, (resource_type, resource_id))
+        return json.loads(row.content) if row else None
 
     def linked_patients(self, patient_id: str) -> set[str]:
         """The patient and every patient merged into it (Patient.link replaced-by, followed)."""

@@ -14,6 +14,7 @@ from sqlalchemy import (
     LargeBinary,
     MetaData,
     String,
+    Table,
     Text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -139,3 +140,8 @@ class FhirResourceVersion(Base):
     message_id: Mapped[int | None] = mapped_column(
         BigId, ForeignKey("hl7_message.id"), nullable=True
     )
+
+
+def table_of(model: type[Base]) -> Table:
+    """A mapped class's Table, for Core statements (executemany) on the hot paths."""
+    return Base.metadata.tables[model.__tablename__]

@@ -24,7 +24,7 @@ from integration.hl7v2.message import parse_message, split_batch
 from integration.mapping.hl7v2 import Hl7Maps, MappedResource, MappingOptions, map_message
 from integration.mapping.hl7v2_transforms import load_feed_maps
 from integration.paths import fixtures_dir
-from integration.store.fhir_store import FhirStore
+from integration.store.fhir_store import FhirStore, ResourceWriter
 from integration.store.models import Base
 from tests.support.hl7_messages import held_after
 
@@ -432,11 +432,13 @@ def test_charges_filed_under_the_prior_mrn_follow_the_survivor(feed_maps: Hl7Map
     engine = create_engine("sqlite://")
     Base.metadata.create_all(engine)
     with Session(engine) as session:
-        fhir = FhirStore(session)
+        writer = ResourceWriter(session.connection())
         for resource in [*charge_on_prior, *merge]:
-            fhir.write(
+            writer.write(
                 resource.body, resource.mode, datetime(2025, 3, 15, tzinfo=UTC), None, "test"
             )
+        writer.flush()
+        fhir = FhirStore(session)
         survivor = merge[0].body["id"]
         charges = [r for r in fhir.compartment(survivor) if r["resourceType"] == "ChargeItem"]
         prior = fhir.get("Patient", merge[1].body["id"])
