@@ -4,9 +4,13 @@ A message map names the message types it takes and, per FHIR resource, which seg
 comes from, how its id is made, and a body: JSON-shaped data whose strings are templates
 (`"{PID-5.1}"`) and whose `$`-keys are directives from a closed list (`$value`, `$type`,
 `$table`, `$each`, `$join`, `$when`, `$first`, `$required`, `$transform`). Nothing is
-evaluated as code. Maps are compiled once at load; a message is then mapped with no I/O.
+evaluated as code. Maps are checked and compiled once at load: every node of a body becomes
+a closure chosen for its directives, constant parts are built then, and a field path becomes
+a direct read of its segment. Mapping a message then does no parsing, no directive lookups
+and no I/O.
 
-Every error is located in the message (`OBX-5 (segment 7): expected a number, got 'abc'`).
+Every error is located in the message (`OBX-5 (segment 7): expected a number, got 'abc'`);
+the location is worked out when there is an error, not for every value read.
 """
 
 from __future__ import annotations
@@ -16,17 +20,18 @@ import hashlib
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from functools import cache
+from itertools import count
 from pathlib import Path
 from typing import Any, NoReturn
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fhir.resources.R4B import get_fhir_model_class
-from pydantic import ValidationError
 
+from integration.fhir.resource_check import check_resource
 from integration.hl7v2.errors import ErrorCode, Hl7Error, Location
-from integration.hl7v2.message import Message, Segment, component_value
+from integration.hl7v2.message import HEADER_SEGMENTS, Encoding, Message, Segment
 from integration.mapping.loader import MappingDocument, MappingError, iter_documents
 
 _PATH = re.compile(
@@ -157,10 +162,11 @@ class ResourceMap:
     type: str
     for_each: str | None
     within: str | None
-    when: Any
+    when: _Cond | None
     id: IdSpec
     mode: str
-    body: Any
+    body: _Run
+    make_id: _Read  # `id` compiled, memoised per message
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,8 +200,11 @@ class Hl7Maps:
         return sorted(self.by_type)
 
 
-def _compile_body(node: Any, where: str, names: set[str], tables: Mapping[str, Table]) -> Any:
-    """Parse templates and check directives once, so mapping a message does no parsing."""
+# ---------------------------------------------------------------- loading and checking
+
+
+def _parse_body(node: Any, where: str, names: set[str], tables: Mapping[str, Table]) -> Any:
+    """Parse templates and check directives: the map as data, ready for `_Compiler`."""
     if isinstance(node, str):
         template = Template.parse(node)
         for part in template.parts:
@@ -203,7 +212,7 @@ def _compile_body(node: Any, where: str, names: set[str], tables: Mapping[str, T
                 raise MappingError(f"{where}: expected a known id name, got @{part.id_name}")
         return template
     if isinstance(node, list):
-        return [_compile_body(item, f"{where}[{i}]", names, tables) for i, item in enumerate(node)]
+        return [_parse_body(item, f"{where}[{i}]", names, tables) for i, item in enumerate(node)]
     if isinstance(node, dict):
         unknown = [k for k in node if k.startswith("$") and k not in DIRECTIVES]
         if unknown:
@@ -226,9 +235,9 @@ def _compile_body(node: Any, where: str, names: set[str], tables: Mapping[str, T
                     )
                 out[key] = value if _SEGMENT_ID.match(value) else FieldPath.parse(value)
             elif key == "$when":
-                out[key] = _compile_when(value, sub, names, tables)
+                out[key] = _parse_when(value, sub, names, tables)
             else:
-                out[key] = _compile_body(value, sub, names, tables)
+                out[key] = _parse_body(value, sub, names, tables)
         if "$first" in out and not isinstance(out["$first"], list):
             raise MappingError(f"{where}/$first: expected a list of alternatives")
         data_keys = frozenset(k for k, v in out.items() if not k.startswith("$") and _has_data(v))
@@ -242,7 +251,7 @@ _DATA_KEYS = "$$data"
 
 
 def _has_data(node: Any) -> bool:
-    """Whether a compiled node reads the message (constants alone don't)."""
+    """Whether a parsed node reads the message (constants alone don't)."""
     if isinstance(node, Template):
         return not node.is_constant
     if isinstance(node, list):
@@ -254,14 +263,14 @@ def _has_data(node: Any) -> bool:
     return False
 
 
-def _compile_when(node: Any, where: str, names: set[str], tables: Mapping[str, Table]) -> Any:
+def _parse_when(node: Any, where: str, names: set[str], tables: Mapping[str, Table]) -> Any:
     out = dict(node)
     for key in ("all", "any"):
         if key in out:
-            out[key] = [_compile_when(c, f"{where}/{key}", names, tables) for c in out[key]]
+            out[key] = [_parse_when(c, f"{where}/{key}", names, tables) for c in out[key]]
     for key in ("value", "present", "absent"):
         if key in out:
-            out[key] = _compile_body(out[key], f"{where}/{key}", names, tables)
+            out[key] = _parse_body(out[key], f"{where}/{key}", names, tables)
     return out
 
 
@@ -269,6 +278,18 @@ def _id_spec(node: Any, type_: str, where: str) -> IdSpec:
     if isinstance(node, str):
         return IdSpec(type_, None, Template.parse(node), where)
     return IdSpec(type_, tuple(Template.parse(t) for t in node["hash"]), None, where)
+
+
+@dataclass(frozen=True, slots=True)
+class _ParsedResource:
+    name: str
+    type: str
+    for_each: str | None
+    within: str | None
+    when: Any
+    id: IdSpec
+    mode: str
+    body: Any
 
 
 def load_hl7_maps(
@@ -301,7 +322,7 @@ def load_hl7_maps(
     registry = dict(transforms or {})
     by_type: dict[str, MessageMap] = {}
     for doc in message_docs:
-        resources = []
+        parsed: list[_ParsedResource] = []
         names = set(ids) | {r["name"] for r in doc.data["resources"]}
         for i, res in enumerate(doc.data["resources"]):
             where = f"{doc.path}: resources[{i}] ({res['name']})"
@@ -311,16 +332,15 @@ def load_hl7_maps(
                 raise MappingError(
                     f"{where}/type: expected a FHIR R4B resource type, got {res['type']!r}"
                 ) from None
-            for_each = res.get("for_each")
-            body = _compile_body(res["body"], f"{where}/body", names, tables)
+            body = _parse_body(res["body"], f"{where}/body", names, tables)
             _check_transforms(body, registry, f"{where}/body")
-            resources.append(
-                ResourceMap(
+            parsed.append(
+                _ParsedResource(
                     name=res["name"],
                     type=res["type"],
-                    for_each=for_each,
+                    for_each=res.get("for_each"),
                     within=res.get("within"),
-                    when=_compile_when(res["when"], f"{where}/when", names, tables)
+                    when=_parse_when(res["when"], f"{where}/when", names, tables)
                     if "when" in res
                     else None,
                     id=ids[res["id"][1:]]
@@ -331,7 +351,11 @@ def load_hl7_maps(
                 )
             )
         message_map = MessageMap(
-            doc.id, doc.version, frozenset(doc.data["messages"]), tuple(resources), doc.path
+            doc.id,
+            doc.version,
+            frozenset(doc.data["messages"]),
+            _compile(parsed, ids, tables, registry),
+            doc.path,
         )
         for message_type in message_map.messages:
             if message_type in by_type:
@@ -356,7 +380,7 @@ def _check_transforms(node: Any, registry: Mapping[str, Transform], where: str) 
             _check_transforms(item, registry, f"{where}[{i}]")
 
 
-# ---------------------------------------------------------------- evaluation
+# ---------------------------------------------------------------- mapping a message
 
 
 @dataclass(frozen=True, slots=True)
@@ -379,272 +403,916 @@ class MappingOptions:
     timezone: str = "UTC"
 
 
-@dataclass(slots=True)
-class _Scope:
-    segment: Segment | None
-    members: Sequence[Segment]
-    rep: str | None = None
-    rep_location: Location | None = None
-    parent: _Scope | None = None
+_DEFAULT_OPTIONS = MappingOptions()
 
 
-class _Evaluator:
-    def __init__(
-        self, message: Message, maps: Hl7Maps, options: MappingOptions, names: Mapping[str, IdSpec]
-    ) -> None:
-        self.message = message
-        self.maps = maps
+class _Context:
+    """One message being mapped: its delimiters, the options and the ids made so far."""
+
+    __slots__ = ("encoding", "ids", "options", "segments")
+
+    def __init__(self, encoding: Encoding, options: MappingOptions) -> None:
+        self.encoding = encoding
         self.options = options
-        self.names = names
-        self._ids: dict[tuple[int, tuple[int, ...]], str] = {}
-        self.encoding = message.encoding
+        self.ids: dict[tuple[Any, ...], str] = {}  # (id maker, the segments it reads) -> id
+        self.segments: dict[Segment, _Found] = {}
 
-    # -- paths
 
-    def _segment_for(self, seg_id: str, scope: _Scope) -> Segment | None:
-        current: _Scope | None = scope
+class _Scope:
+    """Where a node is evaluated: the segment being iterated (none for the message), the
+    segments of its group, the field repetition being iterated (if any), the enclosing scope.
+
+    The segments a path names are looked up once per scope; a segment's group (the segments
+    after it, up to the next of its kind) is worked out only if something looks in it.
+    """
+
+    __slots__ = (
+        "_children",
+        "_group",
+        "_members",
+        "_pos",
+        "ctx",
+        "found",
+        "parent",
+        "rep",
+        "rep_field",
+        "rep_number",
+        "rep_parts",
+        "segment",
+    )
+
+    def __init__(
+        self,
+        ctx: _Context,
+        segment: Segment | None,
+        parent: _Scope | None,
+        members: Sequence[Segment] | None,
+        group: Sequence[Segment],
+        pos: int,
+        rep: str | None,
+        rep_field: int,
+        rep_number: int,
+        found: dict[str, _Found | None] | None,
+    ) -> None:
+        self.ctx = ctx
+        self.segment = segment
+        self.parent = parent
+        # None: the segments of `group` after `pos`, up to the next of its kind
+        self._members = members
+        self._group = group
+        self._pos = pos
+        self.rep = rep
+        self.rep_field = rep_field
+        self.rep_number = rep_number
+        self.rep_parts = None if rep is None else rep.split(ctx.encoding.component)
+        # A field repetition finds what its segment's scope finds: it shares its lookups.
+        self.found: dict[str, _Found | None] = {} if found is None else found
+        self._children: dict[str, list[_Scope]] | None = None
+
+    @property
+    def members(self) -> Sequence[Segment]:
+        members = self._members
+        if members is None:
+            group, start = self._group, self._pos + 1
+            seg_id = group[self._pos].fields[0]
+            end = start
+            while end < len(group) and group[end].fields[0] != seg_id:
+                end += 1
+            members = self._members = group[start:end]
+        return members
+
+    def find(self, seg_id: str) -> Segment | None:
+        found = self.found[seg_id] if seg_id in self.found else self.lookup(seg_id)
+        return None if found is None else found[0]
+
+    def lookup(self, seg_id: str) -> _Found | None:
+        """The segment a path `seg_id-n` reads here (the iterated one if it has that id, the
+        nearest; else the first in the nearest group that has one) and the values read from
+        it so far; None when there is none."""
+        current: _Scope | None = self
         while current is not None:
-            if current.segment is not None and current.segment.fields[0] == seg_id:
-                return current.segment
+            segment = current.segment
+            if segment is not None and segment.fields[0] == seg_id:
+                break
             current = current.parent
-        current = scope
-        while current is not None:
-            for segment in current.members:
+        else:
+            # None iterated: the first in this scope's group, else where the enclosing scope
+            # finds one (its own iterated segments are this one's too: none has that id).
+            for segment in self.members:
                 if segment.fields[0] == seg_id:
-                    return segment
-            current = current.parent
-        return None
+                    break
+            else:
+                parent = self.parent
+                found = None
+                if parent is not None:
+                    found = (
+                        parent.found[seg_id] if seg_id in parent.found else parent.lookup(seg_id)
+                    )
+                self.found[seg_id] = found
+                return found
+        found = self.ctx.segments.get(segment)
+        if found is None:
+            found = self.ctx.segments[segment] = (segment, {})
+        self.found[seg_id] = found
+        return found
 
-    def resolve(self, path: FieldPath, scope: _Scope) -> tuple[str, Location]:
-        if path.id_name is not None:
-            return self.make_id(self.names[path.id_name], scope), Location()
-        if path.relative:
-            if scope.rep is None:
-                raise MappingError(
-                    f"{path.text}: a relative path needs an enclosing $each over a field"
-                )
-            where = scope.rep_location or Location()
-            if path.component is None:
-                return self.encoding.unescape(scope.rep), where
-            return (
-                component_value(scope.rep, self.encoding, path.component, path.subcomponent or 1),
-                where.at(component=path.component, subcomponent=path.subcomponent),
-            )
-        assert path.segment is not None
-        segment = self._segment_for(path.segment, scope)
-        where = Location(
-            segment_id=path.segment,
-            segment_index=segment.index if segment else None,
-            field=path.field,
-            repetition=path.rep if path.rep > 1 else None,
-            component=path.component,
-            subcomponent=path.subcomponent,
+    def children(self, seg_id: str) -> list[_Scope]:
+        """One scope per `seg_id` segment of the group: the nearest iterated segment's (a field
+        repetition has none of its own), or the message's. An OBX without NTEs lists none, not
+        the message's; an OBR without OBX results has none. Made once per scope: every
+        resource and `$each` that iterates them shares what they look up."""
+        made = self._children
+        if made is None:
+            made = self._children = {}
+        elif seg_id in made:
+            return made[seg_id]
+        group = self
+        while group.parent is not None and (group.segment is None or group.rep is not None):
+            group = group.parent
+        members = group.members
+        children = made[seg_id] = [
+            _Scope(self.ctx, segment, self, None, members, pos, None, 0, 0, None)
+            for pos, segment in enumerate(members)
+            if segment.fields[0] == seg_id
+        ]
+        return children
+
+    def repetitions(self, seg_id: str, number: int, component: int | None) -> list[_Scope]:
+        """One scope per non-empty repetition of field `number` (or of its `component`)."""
+        found = self.found[seg_id] if seg_id in self.found else self.lookup(seg_id)
+        if found is None:
+            return []
+        segment = found[0]
+        separator = self.ctx.encoding.component
+        out = []
+        if number > 0 and seg_id not in HEADER_SEGMENTS:  # Segment.repetitions, shorter
+            raw = segment.fields[number] if number < len(segment.fields) else ""
+            reps = raw.split(segment.encoding.repetition) if raw else []
+        else:
+            reps = segment.repetitions(number)
+        for n, rep in enumerate(reps, start=1):
+            raw = rep
+            if component is not None:
+                parts = rep.split(separator)
+                raw = parts[component - 1] if component <= len(parts) else ""
+            if raw and raw != '""':
+                out.append(_Scope(self.ctx, segment, self, (), (), 0, raw, number, n, self.found))
+        return out
+
+    def rep_location(self) -> Location | None:
+        if self.rep is None or self.segment is None:
+            return None
+        return Location(
+            segment_id=self.segment.fields[0],
+            segment_index=self.segment.index,
+            field=self.rep_field,
+            repetition=self.rep_number,
         )
-        if segment is None:
-            return "", where
-        return segment.value(
-            path.field, path.component or 1, path.subcomponent or 1, path.rep
-        ), where
 
-    def template(self, template: Template, scope: _Scope) -> tuple[str, Location | None]:
+
+# A segment and the values read from it so far (by `_Compiler.value_keys`): each value is
+# read once per message.
+_Found = tuple[Segment, dict[int, str]]
+_Run = Callable[[_Scope], Any]
+_Read = Callable[[_Scope], str]
+_Where = Callable[[_Scope], Location | None]
+_Cond = Callable[[_Scope], object]  # truthy when the condition holds
+_Typed = Callable[[Any, _Scope, _Where | None], Any]
+
+# What a list, `$each` or object leaves out. Test `not v and v in _EMPTY`: 0 and False stay.
+_EMPTY: tuple[Any, ...] = (None, "", [], {})
+_SLOTS = count()
+
+
+@dataclass(frozen=True, slots=True)
+class _Code:
+    """A compiled node: `run(scope)` gives its value (something in _EMPTY for nothing)."""
+
+    run: _Run
+    constant: bool = False  # run gives `value` (a fresh copy of it) whatever the message
+    value: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Text:
+    """A compiled template: its text ("" if a placeholder is empty), and where it reads."""
+
+    text: _Read
+    where: _Where  # only asked when there is an error
+
+
+def _nowhere(scope: _Scope) -> Location | None:
+    return None
+
+
+def _message_wide(scope: _Scope) -> Location | None:
+    return Location()
+
+
+def _constant(value: Any) -> _Code:
+    if isinstance(value, (dict, list)):
+        return _Code(_copier(value), True, value)
+    return _Code(lambda scope: value, True, value)
+
+
+def _copier(value: Any) -> _Run:
+    """A fresh copy of a constant dict or list each time: mapped resources share nothing."""
+    nested = [
+        (key, _copier(item) if isinstance(item, (dict, list)) else None, item)
+        for key, item in (value.items() if isinstance(value, dict) else enumerate(value))
+    ]
+    if all(copy is None for _, copy, _ in nested):
+        return lambda scope: value.copy()
+    if len(nested) == 1:  # {coding: [...]}, [{system: ..., code: ...}]
+        ((key, copy, _),) = nested
+        assert copy is not None
+        if isinstance(value, dict):
+            return lambda scope: {key: copy(scope)}
+        return lambda scope: [copy(scope)]
+
+    def copy_nested(scope: _Scope) -> Any:
+        out: Any = {} if isinstance(value, dict) else [None] * len(value)
+        for key, copy, item in nested:
+            out[key] = item if copy is None else copy(scope)
+        return out
+
+    return copy_nested
+
+
+def _when(cond: _Cond, run: _Run) -> _Run:
+    def guarded(scope: _Scope) -> Any:
+        return run(scope) if cond(scope) else None
+
+    return guarded
+
+
+def _located(where: _Where | None, scope: _Scope) -> Location:
+    return (where(scope) if where is not None else None) or Location()
+
+
+class _Compiler:
+    """Turns the parsed nodes of one message map into closures (see `_Code`)."""
+
+    def __init__(
+        self,
+        names: Mapping[str, IdSpec],
+        tables: Mapping[str, Table],
+        transforms: Mapping[str, Transform],
+    ) -> None:
+        self.names = names
+        self.tables = tables
+        self.transforms = transforms
+        self._ids: dict[int, _Read] = {}
+        self._specs: list[IdSpec] = []  # kept alive, so their id() stay theirs
+        # (field slot, repetition, component, subcomponent) -> its key in a segment's values
+        self.value_keys: dict[tuple[int, int, int, int], int] = {}
+        # Looked up when a message is mapped: an id may name a resource compiled after it.
+        self.makers: dict[str, _Read] = {}
+        self.makers.update({name: self.id_maker(spec) for name, spec in names.items()})
+
+    # -- paths and templates
+
+    def path(self, path: FieldPath) -> tuple[_Read, _Where]:
+        if path.id_name is not None:
+            makers, name = self.makers, path.id_name
+            if name in makers:
+                return makers[name], _message_wide
+
+            def read_id(scope: _Scope) -> str:  # an id made from another one
+                return makers[name](scope)
+
+            return read_id, _message_wide
+        if path.relative:
+            return self._relative(path)
+        assert path.segment is not None
+        seg_id, number, rep = path.segment, path.field, path.rep
+        component, subcomponent = path.component or 1, path.subcomponent or 1
+        header = seg_id in HEADER_SEGMENTS
+        read: _Read
+        if number < 1 or rep < 1 or (header and number < 3):
+
+            def read(scope: _Scope) -> str:  # the rare cases Segment.value knows
+                segment = scope.find(seg_id)
+                if segment is None:
+                    return ""
+                return segment.value(number, component, subcomponent, rep)
+
+        else:
+            slot = number - 1 if header else number  # MSH-1 is the separator itself
+            keys = self.value_keys
+            key = keys.setdefault((slot, rep, component, subcomponent), len(keys))
+
+            def read(scope: _Scope) -> str:
+                # Segment.value past MSH-2, for numbers known to start at 1, read once per
+                # segment and message.
+                found = scope.found
+                entry = found[seg_id] if seg_id in found else scope.lookup(seg_id)
+                if entry is None:
+                    return ""
+                segment, values = entry
+                value = values.get(key)
+                if value is not None:
+                    return value
+                encoding = segment.encoding
+                raw = segment.fields[slot] if slot < len(segment.fields) else ""
+                if raw:
+                    if rep == 1:
+                        raw = raw.partition(encoding.repetition)[0]
+                    else:
+                        reps = raw.split(encoding.repetition)
+                        raw = reps[rep - 1] if rep <= len(reps) else ""
+                # component_value of that repetition
+                if component == 1:
+                    part = raw.partition(encoding.component)[0]
+                else:
+                    parts = raw.split(encoding.component)
+                    part = parts[component - 1] if component <= len(parts) else ""
+                if part:
+                    if encoding.subcomponent in part:
+                        subs = part.split(encoding.subcomponent)
+                        part = subs[subcomponent - 1] if subcomponent <= len(subs) else ""
+                    elif subcomponent > 1:
+                        part = ""
+                    if part == '""':
+                        part = ""
+                    elif encoding.escape in part:
+                        part = encoding.unescape(part)
+                values[key] = part
+                return part
+
+        def where(scope: _Scope) -> Location | None:
+            segment = scope.find(seg_id)
+            return Location(
+                segment_id=seg_id,
+                segment_index=segment.index if segment else None,
+                field=number,
+                repetition=rep if rep > 1 else None,
+                component=path.component,
+                subcomponent=path.subcomponent,
+            )
+
+        return read, where
+
+    def _relative(self, path: FieldPath) -> tuple[_Read, _Where]:
+        component, subcomponent = path.component, path.subcomponent
+        text = path.text
+
+        read: _Read
+        if component is None:
+
+            def read(scope: _Scope) -> str:
+                rep = scope.rep
+                if rep is None:
+                    raise MappingError(
+                        f"{text}: a relative path needs an enclosing $each over a field"
+                    )
+                return scope.ctx.encoding.unescape(rep)
+
+        else:
+            sub = subcomponent or 1
+
+            def read(scope: _Scope) -> str:  # component_value of the repetition
+                parts = scope.rep_parts
+                if parts is None:
+                    raise MappingError(
+                        f"{text}: a relative path needs an enclosing $each over a field"
+                    )
+                if component > len(parts):
+                    return ""
+                part = parts[component - 1]
+                encoding = scope.ctx.encoding
+                if encoding.subcomponent in part:
+                    subs = part.split(encoding.subcomponent)
+                    part = subs[sub - 1] if sub <= len(subs) else ""
+                elif sub > 1:
+                    return ""
+                if part == '""':
+                    return ""
+                return encoding.unescape(part) if encoding.escape in part else part
+
+        def where(scope: _Scope) -> Location | None:
+            here = scope.rep_location() or Location()
+            if component is None:
+                return here
+            return here.at(component=component, subcomponent=subcomponent)
+
+        return read, where
+
+    def template(self, template: Template) -> _Text:
         if template.constant is not None:
-            return template.constant, None
-        out: list[str] = []
-        first: Location | None = None
+            constant = template.constant
+            return _Text(lambda scope: constant, _nowhere)
+        single = template.single
+        if single is not None:
+            return _Text(*self.path(single))
+        prefix = ""
+        reads: list[tuple[_Read, str]] = []  # each placeholder, and the literal text after it
+        located: list[tuple[_Read, _Where]] = []
         for part in template.parts:
             if isinstance(part, str):
-                out.append(part)
-                continue
-            value, where = self.resolve(part, scope)
-            first = first or where
-            if not value:
-                return "", where
-            out.append(value)
-        return "".join(out), first
+                if reads:
+                    reads[-1] = (reads[-1][0], reads[-1][1] + part)
+                else:
+                    prefix += part
+            else:
+                read, where = self.path(part)
+                reads.append((read, ""))
+                located.append((read, where))
+
+        text: _Read
+        if len(reads) == 1:  # "Patient/{@patient}"
+            ((read, after),) = reads
+
+            def text(scope: _Scope) -> str:
+                value = read(scope)
+                return prefix + value + after if value else ""
+
+        else:
+
+            def text(scope: _Scope) -> str:
+                out = prefix
+                for read, after in reads:
+                    value = read(scope)
+                    if not value:
+                        return ""
+                    out = out + value + after
+                return out
+
+        def first_where(scope: _Scope) -> Location | None:
+            # The empty placeholder's location, else the first placeholder's.
+            first: Location | None = None
+            for read, where in located:
+                empty = not read(scope)
+                here = where(scope)
+                first = first or here
+                if empty:
+                    return here
+            return first
+
+        return _Text(text, first_where)
 
     # -- ids
 
-    def make_id(self, spec: IdSpec, scope: _Scope) -> str:
-        """The id `spec` gives here; memoised per message by the segments in scope (an id
-        like @patient is asked for by every resource of a message)."""
-        chain: list[int] = []
-        current: _Scope | None = scope
-        while current is not None:
-            chain.append(id(current.segment))
-            if current.rep is not None:
-                return self._make_id(spec, scope)  # relative paths: not memoised
-            current = current.parent
-        key = (id(spec), tuple(chain))
-        found = self._ids.get(key)
-        if found is None:
-            found = self._ids[key] = self._make_id(spec, scope)
-        return found
+    def id_maker(self, spec: IdSpec) -> _Read:
+        """The id `spec` gives in a scope, memoised per message by the segments it reads (an
+        id like @patient is asked for by every resource of a message)."""
+        found = self._ids.get(id(spec))
+        if found is not None:
+            return found
+        make = self._make_id(spec)
+        segments = self._segments(spec, ())
+        slot = next(_SLOTS)
+        maker: _Read
+        if segments is None:
+            maker = make  # relative paths, or an unknown or circular @name: made each time
+        elif len(segments) == 1:
+            (one,) = segments
 
-    def _make_id(self, spec: IdSpec, scope: _Scope) -> str:
+            def maker(scope: _Scope) -> str:
+                found = scope.found
+                entry = found[one] if one in found else scope.lookup(one)
+                key = (slot, None if entry is None else entry[0])
+                ids = scope.ctx.ids
+                value = ids.get(key)
+                if value is None:
+                    value = ids[key] = make(scope)
+                return value
+
+        else:
+
+            def maker(scope: _Scope) -> str:
+                key = (slot, *map(scope.find, segments))
+                ids = scope.ctx.ids
+                value = ids.get(key)
+                if value is None:
+                    value = ids[key] = make(scope)
+                return value
+
+        self._specs.append(spec)
+        self._ids[id(spec)] = maker
+        return maker
+
+    def _segments(self, spec: IdSpec, seen: tuple[int, ...]) -> tuple[str, ...] | None:
+        """The segment ids whose segments decide the id `spec` gives (an id is the same
+        wherever they are the same), or None when that can't be told."""
+        if id(spec) in seen:
+            return None
+        out: list[str] = []
+        for template in spec.hash or (spec.template,):
+            assert template is not None
+            for part in template.parts:
+                if isinstance(part, str):
+                    continue
+                if part.relative:
+                    return None
+                if part.id_name is not None:
+                    named = self.names.get(part.id_name)
+                    found = None if named is None else self._segments(named, (*seen, id(spec)))
+                    if found is None:
+                        return None
+                    out.extend(found)
+                else:
+                    assert part.segment is not None
+                    out.append(part.segment)
+        return tuple(dict.fromkeys(out))
+
+    def _make_id(self, spec: IdSpec) -> _Read:
+        type_, purpose = spec.type, f"to identify the {spec.type}"
         if spec.template is not None:
-            value, where = self.template(spec.template, scope)
-            if not value:
-                _raise_missing(where, f"to identify the {spec.type}")
-            if not _FHIR_ID.match(value):
-                value = _hash_id(spec.type, [value])
-            return value
+            template = self.template(spec.template)
+
+            def from_template(scope: _Scope) -> str:
+                value = template.text(scope)
+                if not value:
+                    _raise_missing(template.where(scope), purpose)
+                if not _FHIR_ID.match(value):
+                    value = _hash_id(type_, [value])
+                return value
+
+            return from_template
         assert spec.hash is not None
-        values = []
-        first_where: Location | None = None
-        for template in spec.hash:
-            value, where = self.template(template, scope)
-            first_where = first_where or where
-            values.append(value)
-        if not any(values):
-            _raise_missing(first_where, f"to identify the {spec.type}")
-        return _hash_id(spec.type, values)
+        templates = [self.template(t) for t in spec.hash]
+        texts = [template.text for template in templates]
+
+        def from_hash(scope: _Scope) -> str:
+            values = []
+            for text in texts:
+                values.append(text(scope))
+            if not any(values):
+                wheres = (template.where(scope) for template in templates)
+                _raise_missing(next((w for w in wheres if w is not None), None), purpose)
+            return _hash_id(type_, values)
+
+        return from_hash
 
     # -- body
 
-    def iterate(self, each: str | FieldPath, scope: _Scope) -> Iterable[_Scope]:
-        if isinstance(each, str):
-            # The segments of the group: the nearest iterated segment's (a field repetition has
-            # none of its own), or the message's. An OBX without NTEs lists none, not the
-            # message's; an OBR without OBX results has none.
-            group = scope
-            while group.parent is not None and (group.segment is None or group.rep is not None):
-                group = group.parent
-            for seg in group.members:
-                if seg.fields[0] == each:
-                    yield _Scope(seg, _members_after(seg, group.members), parent=scope)
-            return
-        if each.relative:
-            raise MappingError(f"$each: {each.text}: expected a segment id or field path")
-        assert each.segment is not None
-        segment = self._segment_for(each.segment, scope)
-        if segment is None:
-            return
-        for n, rep in enumerate(segment.repetitions(each.field), start=1):
-            raw = rep
-            if each.component is not None:
-                parts = rep.split(self.encoding.component)
-                raw = parts[each.component - 1] if each.component <= len(parts) else ""
-            if raw and raw != '""':
-                where = Location(
-                    segment_id=segment.fields[0],
-                    segment_index=segment.index,
-                    field=each.field,
-                    repetition=n,
-                )
-                yield _Scope(segment, (), raw, where, parent=scope)
-
-    def when(self, cond: Mapping[str, Any], scope: _Scope) -> bool:
-        if "all" in cond:
-            return all(self.when(c, scope) for c in cond["all"])
-        if "any" in cond:
-            return any(self.when(c, scope) for c in cond["any"])
-        if "present" in cond:
-            return bool(self.evaluate(cond["present"], scope))
-        if "absent" in cond:
-            return not self.evaluate(cond["absent"], scope)
-        value = self.evaluate(cond["value"], scope)
-        text = "" if value is None else str(value)
-        if "in" in cond:
-            return text in [str(v) for v in cond["in"]]
-        if "not_in" in cond:
-            return text not in [str(v) for v in cond["not_in"]]
-        if "equals" in cond:
-            return text == str(cond["equals"])
-        return bool(text)
-
-    def evaluate(self, node: Any, scope: _Scope) -> Any:
+    def node(self, node: Any) -> _Code:
         if isinstance(node, Template):
-            return self.template(node, scope)[0] or None
+            if node.constant is not None:
+                return _constant(node.constant or None)
+            return _Code(self.template(node).text)
         if isinstance(node, list):
-            out: list[Any] = []
-            for item in node:
-                value = self.evaluate(item, scope)
-                if (
-                    isinstance(item, dict)
-                    and "$each" in item
-                    and isinstance(value, list)
-                    and "$join" not in item
-                ):
-                    out.extend(value)
-                elif value not in (None, "", [], {}):
-                    out.append(value)
-            return out or None
+            return self._list(node)
         if isinstance(node, dict):
-            return self._directive(node, scope)
-        return node
+            cond = self.cond(node["$when"]) if "$when" in node else None
+            required = bool(node.get("$required"))
+            if "$each" in node:
+                code = self._each(node, cond)
+            elif "$first" in node:
+                code = self._first(node, required, cond)
+            elif "$value" in node:
+                code = self._value(node, required, cond)
+            else:
+                code = self._object(node, required, cond)
+            if cond is not None and code.constant:
+                return _Code(_when(cond, code.run))
+            return code
+        return _constant(node)
 
-    def _directive(self, node: Mapping[str, Any], scope: _Scope) -> Any:
-        if "$when" in node and not self.when(node["$when"], scope):
-            return None
-        if "$each" in node:
-            inner = {k: v for k, v in node.items() if k not in ("$each", "$when", "$join")}
-            items = [self.evaluate(inner, s) for s in self.iterate(node["$each"], scope)]
-            items = [i for i in items if i not in (None, "", [], {})]
-            if "$join" in node:
-                return node["$join"].join(str(i) for i in items) or None
-            return items or None
-        if "$first" in node:
-            rest = {k: v for k, v in node.items() if k != "$first"}
-            for alternative in node["$first"]:
-                value = self.evaluate(alternative, scope)
-                if value not in (None, "", [], {}):
-                    return self._typed(value, rest, None, scope) if rest else value
-            return self._missing(node, None)
-        if "$value" in node:
-            source = node["$value"]
-            raw, where = (
-                self.template(source, scope)
-                if isinstance(source, Template)
-                else (self.evaluate(source, scope), None)
-            )
-            if raw in (None, ""):
-                return self._missing(node, where)
-            return self._typed(raw, node, where, scope)
-        obj: dict[str, Any] = {}
+    # Each builder below checks `cond` (the node's `$when`) first, unless what it builds is a
+    # constant: `node` guards that one.
+
+    def _list(self, node: list[Any]) -> _Code:
+        items: list[tuple[_Run | None, Any, bool]] = []  # (run, or the constant; spread)
+        constant = True
+        for item in node:
+            code = self.node(item)
+            constant = constant and code.constant
+            if code.constant and not isinstance(code.value, (dict, list)):
+                if code.value or code.value not in _EMPTY:
+                    items.append((None, code.value, False))
+            else:
+                spread = isinstance(item, dict) and "$each" in item and "$join" not in item
+                items.append((code.run, code.value, spread))
+        if constant:
+            return _constant([value for _, value, _ in items] or None)
+        if len(items) == 1 and not items[0][2]:
+            single = items[0][0]
+            assert single is not None
+
+            def one(scope: _Scope) -> Any:
+                value = single(scope)
+                return [value] if value or value not in _EMPTY else None
+
+            return _Code(one)
+
+        def run_list(scope: _Scope) -> Any:
+            out: list[Any] = []
+            for run, value, spread in items:
+                if run is not None:
+                    value = run(scope)
+                    if spread and isinstance(value, list):
+                        out.extend(value)
+                        continue
+                    if not value and value in _EMPTY:
+                        continue
+                out.append(value)
+            return out or None
+
+        return _Code(run_list)
+
+    def _object(self, node: Mapping[str, Any], required: bool, cond: _Cond | None) -> _Code:
+        entries: list[tuple[str, _Run | None, Any]] = []  # (key, run, or the constant)
+        constant = True
         for key, value in node.items():
             if key.startswith("$"):
                 continue
-            result = self.evaluate(value, scope)
-            if result not in (None, "", [], {}):
-                obj[key] = result
-        data_keys = node.get(_DATA_KEYS)
-        if not obj or (data_keys and not any(k in obj for k in data_keys)):
-            # Constants decorate data; they don't stand alone when the data is absent.
-            return self._missing(node, None)
-        if "$transform" in node:
-            return self.maps.transforms[node["$transform"]](obj)
-        return obj
+            code = self.node(value)
+            constant = constant and code.constant
+            if code.constant and not isinstance(code.value, (dict, list)):
+                if code.value or code.value not in _EMPTY:
+                    entries.append((key, None, code.value))
+            else:
+                entries.append((key, code.run, code.value))
+        name = node.get("$transform")
+        if constant and name is None and (entries or not required):
+            return _constant({key: value for key, _, value in entries} or None)
+        # Constants decorate data; they don't stand alone when the data is absent.
+        data_keys = tuple(node.get(_DATA_KEYS, ()))
+        if all(key in data_keys for key, _, _ in entries):
+            data_keys = ()  # what is there is data
+        transform = None if name is None else self._transform(name)
+        if len(entries) == 1 and entries[0][1] is not None:
+            key, single, _ = entries[0]
+            assert single is not None
 
-    def _missing(self, node: Mapping[str, Any], where: Location | None) -> None:
-        if node.get("$required"):
-            _raise_missing(where, "")
-        return None
+            def run_single(scope: _Scope) -> Any:
+                if cond is not None and not cond(scope):
+                    return None
+                value = single(scope)
+                if not value and value in _EMPTY:
+                    if required:
+                        _raise_missing(None, "")
+                    return None
+                return {key: value} if transform is None else transform({key: value})
 
-    def _typed(
-        self, raw: Any, node: Mapping[str, Any], where: Location | None, scope: _Scope
-    ) -> Any:
-        value = raw
-        if "$table" in node:
-            value = self.lookup(self.maps.tables[node["$table"]], str(value), where, scope)
-            if value is None:
+            return _Code(run_single)
+
+        dynamic = [(key, run) for key, run, _ in entries if run is not None]
+        if len(dynamic) < len(entries):
+            dynamic = []  # constants among them: the general loop
+
+        def run_object(scope: _Scope) -> Any:
+            if cond is not None and not cond(scope):
                 return None
-        type_ = node.get("$type", "string")
-        if type_ == "string":
-            return value
-        return convert(str(value), type_, where or Location(), self.options)
+            obj: dict[str, Any] = {}
+            if dynamic:
+                for key, run in dynamic:
+                    value = run(scope)
+                    if value or value not in _EMPTY:
+                        obj[key] = value
+            else:
+                for key, run_or_none, value in entries:
+                    if run_or_none is not None:
+                        value = run_or_none(scope)
+                        if not value and value in _EMPTY:
+                            continue
+                    obj[key] = value
+            if not obj:
+                if required:
+                    _raise_missing(None, "")
+                return None
+            if data_keys:
+                for key in data_keys:
+                    if key in obj:
+                        break
+                else:
+                    if required:
+                        _raise_missing(None, "")
+                    return None
+            return obj if transform is None else transform(obj)
 
-    def lookup(self, table: Table, value: str, where: Location | None, scope: _Scope) -> str | None:
-        key = value if table.case_sensitive else value.upper()
-        if key in table.values:
-            return table.values[key]
-        if table.default is not None:
-            return table.default.replace("{value}", value) or None
-        raise Hl7Error(
-            where or Location(),
-            f"a value from table {table.id} ({', '.join(sorted(table.values)[:12])})",
-            value,
-            ErrorCode.TABLE_VALUE_NOT_FOUND,
+        return _Code(run_object)
+
+    def _transform(self, name: str) -> Transform:
+        registry = self.transforms
+        if name in registry:
+            return registry[name]
+        return lambda obj: registry[name](obj)  # KeyError, as it always was
+
+    def _each(self, node: Mapping[str, Any], cond: _Cond | None) -> _Code:
+        each = node["$each"]
+        if isinstance(each, FieldPath) and each.relative:
+            text = each.text
+
+            def relative(scope: _Scope) -> Any:
+                if cond is not None and not cond(scope):
+                    return None
+                raise MappingError(f"$each: {text}: expected a segment id or field path")
+
+            return _Code(relative)
+        inner = self.node({k: v for k, v in node.items() if k not in ("$each", "$when", "$join")})
+        run = inner.run
+        join = node.get("$join")
+
+        if isinstance(each, str):
+            args: tuple[Any, ...] = (each,)
+            iterate: Callable[..., list[_Scope]] = _Scope.children
+        else:
+            args = (each.segment, each.field, each.component)
+            iterate = _Scope.repetitions
+
+        def run_each(scope: _Scope) -> Any:
+            if cond is not None and not cond(scope):
+                return None
+            items = []
+            for child in iterate(scope, *args):
+                value = run(child)
+                if value or value not in _EMPTY:
+                    items.append(value)
+            if join is not None:
+                return join.join(str(i) for i in items) or None
+            return items or None
+
+        return _Code(run_each)
+
+    def _first(self, node: Mapping[str, Any], required: bool, cond: _Cond | None) -> _Code:
+        alternatives: list[_Run] = []
+        for alternative in node["$first"]:
+            code = self.node(alternative)
+            if code.constant and not code.value and code.value in _EMPTY:
+                continue  # never gives a value
+            alternatives.append(code.run)
+            if code.constant:
+                break  # always gives one: the rest are never asked
+        typed = self._typed(node)
+
+        def first(scope: _Scope) -> Any:
+            if cond is not None and not cond(scope):
+                return None
+            for alternative in alternatives:
+                value = alternative(scope)
+                if value or value not in _EMPTY:
+                    return value if typed is None else typed(value, scope, None)
+            if required:
+                _raise_missing(None, "")
+            return None
+
+        return _Code(first)
+
+    def _value(self, node: Mapping[str, Any], required: bool, cond: _Cond | None) -> _Code:
+        source = node["$value"]
+        typed = self._typed(node)
+        if not isinstance(source, Template):
+            code = self.node(source).run
+
+            def computed(scope: _Scope) -> Any:
+                if cond is not None and not cond(scope):
+                    return None
+                raw = code(scope)
+                if raw in (None, ""):
+                    if required:
+                        _raise_missing(None, "")
+                    return None
+                return raw if typed is None else typed(raw, scope, None)
+
+            return _Code(computed)
+        if source.constant is not None:
+            constant = source.constant
+            if constant and typed is None:
+                return _constant(constant)
+
+            def fixed(scope: _Scope) -> Any:
+                if cond is not None and not cond(scope):
+                    return None
+                if not constant:
+                    if required:
+                        _raise_missing(None, "")
+                    return None
+                return constant if typed is None else typed(constant, scope, None)
+
+            return _Code(fixed)
+        template = self.template(source)
+        text, where = template.text, template.where
+        if typed is None and not required:
+            return _Code(text if cond is None else _when(cond, text))
+        table = self.tables[node["$table"]] if "$table" in node else None
+        type_ = node.get("$type", "string")
+        convert = _datetime if type_ in ("date", "dateTime", "instant") else _convert
+
+        def read(scope: _Scope) -> Any:  # `typed`, inlined
+            if cond is not None and not cond(scope):
+                return None
+            raw: str | None = text(scope)
+            if not raw:
+                if required:
+                    _raise_missing(where(scope), "")
+                return None
+            if table is not None:
+                raw = _lookup(table, raw, where, scope)
+                if raw is None:
+                    return None
+            if type_ == "string":
+                return raw
+            return convert(raw, type_, scope.ctx.options, lambda: _located(where, scope))
+
+        return _Code(read)
+
+    def _typed(self, node: Mapping[str, Any]) -> _Typed | None:
+        """`$table`, then `$type`; None when the value stays as it is."""
+        table = self.tables[node["$table"]] if "$table" in node else None
+        type_ = node.get("$type", "string")
+        if table is None and type_ == "string":
+            return None
+
+        def typed(value: Any, scope: _Scope, where: _Where | None) -> Any:
+            if table is not None:
+                value = _lookup(table, str(value), where, scope)
+                if value is None:
+                    return None
+            if type_ == "string":
+                return value
+            return _convert(str(value), type_, scope.ctx.options, lambda: _located(where, scope))
+
+        return typed
+
+    def cond(self, cond: Mapping[str, Any]) -> _Cond:
+        if "all" in cond or "any" in cond:
+            conds = [self.cond(c) for c in cond["all" if "all" in cond else "any"]]
+            if len(conds) == 2:
+                one, two = conds
+                if "all" in cond:
+                    return lambda scope: one(scope) and two(scope)
+                return lambda scope: one(scope) or two(scope)
+            if "all" in cond:
+                return lambda scope: all(c(scope) for c in conds)
+            return lambda scope: any(c(scope) for c in conds)
+        if "present" in cond:
+            present = self.node(cond["present"]).run
+            if isinstance(cond["present"], Template):
+                return present  # its text: "" when absent
+            return lambda scope: bool(present(scope))
+        if "absent" in cond:
+            absent = self.node(cond["absent"]).run
+            return lambda scope: not absent(scope)
+        text = self._text(cond["value"])
+        if "in" in cond:
+            allowed = frozenset(str(v) for v in cond["in"])
+            return lambda scope: text(scope) in allowed
+        if "not_in" in cond:
+            refused = frozenset(str(v) for v in cond["not_in"])
+            return lambda scope: text(scope) not in refused
+        if "equals" in cond:
+            equals = str(cond["equals"])
+            return lambda scope: text(scope) == equals
+        return lambda scope: bool(text(scope))
+
+    def _text(self, node: Any) -> _Read:
+        """A node's value as text for a condition ("" for none)."""
+        if isinstance(node, Template) and node.constant is None:
+            return self.template(node).text
+        run = self.node(node).run
+
+        def text(scope: _Scope) -> str:
+            value = run(scope)
+            return "" if value is None else str(value)
+
+        return text
+
+
+def _compile(
+    parsed: Sequence[_ParsedResource],
+    ids: Mapping[str, IdSpec],
+    tables: Mapping[str, Table],
+    transforms: Mapping[str, Transform],
+) -> tuple[ResourceMap, ...]:
+    """The resources of one message map; `@name` means the same in all of them."""
+    names = dict(ids)
+    names.update({r.name: r.id for r in parsed})
+    compiler = _Compiler(names, tables, transforms)
+    return tuple(
+        ResourceMap(
+            name=r.name,
+            type=r.type,
+            for_each=r.for_each,
+            within=r.within,
+            when=None if r.when is None else compiler.cond(r.when),
+            id=r.id,
+            mode=r.mode,
+            body=compiler.node(r.body).run,
+            make_id=compiler.id_maker(r.id),
         )
+        for r in parsed
+    )
+
+
+# ---------------------------------------------------------------- values
+
+
+def _lookup(table: Table, value: str, where: _Where | None, scope: _Scope) -> str | None:
+    key = value if table.case_sensitive else value.upper()
+    found = table.values.get(key)
+    if found is not None:
+        return found
+    if table.default is not None:
+        return table.default.replace("{value}", value) or None
+    raise Hl7Error(
+        _located(where, scope),
+        f"a value from table {table.id} ({', '.join(sorted(table.values)[:12])})",
+        value,
+        ErrorCode.TABLE_VALUE_NOT_FOUND,
+    )
 
 
 def _raise_missing(where: Location | None, purpose: str) -> NoReturn:
@@ -669,21 +1337,6 @@ def _raise_missing(where: Location | None, purpose: str) -> NoReturn:
     )
 
 
-def _members_after(segment: Segment, members: Sequence[Segment]) -> Sequence[Segment]:
-    """The segments that belong to `segment`: those after it, up to the next of its kind."""
-    out: list[Segment] = []
-    started = False
-    for member in members:
-        if member is segment:
-            started = True
-            continue
-        if started:
-            if member.fields[0] == segment.fields[0]:
-                break
-            out.append(member)
-    return out
-
-
 def _hash_id(type_: str, values: Iterable[str]) -> str:
     digest = hashlib.sha256("|".join([type_, *values]).encode("utf-8")).hexdigest()
     return digest[:32]
@@ -701,18 +1354,24 @@ def _zone(name: str) -> ZoneInfo:
 
 def convert(value: str, type_: str, where: Location, options: MappingOptions) -> Any:
     """An HL7 value as a FHIR primitive; a value that doesn't fit raises a located error."""
+    return _convert(value, type_, options, lambda: where)
+
+
+def _convert(value: str, type_: str, options: MappingOptions, where: Callable[[], Location]) -> Any:
     if type_ in ("date", "dateTime", "instant"):
-        return _datetime(value, type_, where, options)
+        return _datetime(value, type_, options, where)
     if type_ == "decimal":
         text = value.strip()
         if not _DECIMAL.match(text):
-            raise Hl7Error(where, "expected a number", value)
+            raise Hl7Error(where(), "expected a number", value)
         return float(text) if "." in text else int(text)
     if type_ in ("integer", "positiveInt"):
         text = value.strip()
         if not text.lstrip("+-").isdigit() or (type_ == "positiveInt" and int(text) < 1):
             raise Hl7Error(
-                where, f"expected {'a positive' if type_ == 'positiveInt' else 'an'} integer", value
+                where(),
+                f"expected {'a positive' if type_ == 'positiveInt' else 'an'} integer",
+                value,
             )
         return int(text)
     if type_ == "boolean":
@@ -721,44 +1380,73 @@ def convert(value: str, type_: str, where: Location, options: MappingOptions) ->
             return True
         if upper in ("N", "NO", "F", "FALSE", "0"):
             return False
-        raise Hl7Error(where, "expected Y or N", value)
+        raise Hl7Error(where(), "expected Y or N", value)
     if type_ == "base64":
         return base64.b64encode(value.encode("utf-8")).decode("ascii")
     raise MappingError(f"$type: expected one of {sorted(TYPES)}, got {type_!r}")
 
 
-def _datetime(value: str, type_: str, where: Location, options: MappingOptions) -> str:
-    match = _DTM.match(value.strip())
-    if not match:
-        raise Hl7Error(where, "expected a date/time YYYY[MM[DD[HHMM[SS[.S]]]]][+/-ZZZZ]", value)
-    y, mo, d, h = match["y"], match["mo"], match["d"], match["h"]
+def _datetime(
+    value: str, type_: str, options: MappingOptions, where: Callable[[], Location]
+) -> str:
+    text = value.strip()
+    if len(text) == 8 and text.isascii() and text.isdigit():  # YYYYMMDD, the usual date
+        try:
+            date(int(text[:4]), int(text[4:6]), int(text[6:8]))
+        except ValueError:
+            raise Hl7Error(where(), "expected a real calendar date and time", value) from None
+        if type_ == "instant":
+            raise Hl7Error(where(), "expected a date with a time to the second", value)
+        return f"{text[:4]}-{text[4:6]}-{text[6:8]}"
+    mo: str | None
+    if len(text) in (4, 6, 10, 12, 14) and text.isascii() and text.isdigit():
+        y, mo, d, h = text[:4], text[4:6] or None, text[6:8] or None, text[8:10] or None
+        mi, s, frac, tz = text[10:12] or None, text[12:14] or None, None, None
+    else:  # the same, with a fraction or an offset (or not a date/time)
+        match = _DTM.match(text)
+        if not match:
+            raise Hl7Error(
+                where(), "expected a date/time YYYY[MM[DD[HHMM[SS[.S]]]]][+/-ZZZZ]", value
+            )
+        y, mo, d, h, mi, s, frac, tz = match.group("y", "mo", "d", "h", "mi", "s", "frac", "tz")
     try:
-        datetime(
+        moment = datetime(
             int(y),
-            int(mo or 1),
-            int(d or 1),
-            int(h or 0),
-            int(match["mi"] or 0),
-            int(match["s"] or 0),
+            int(mo) if mo else 1,
+            int(d) if d else 1,
+            int(h) if h else 0,
+            int(mi) if mi else 0,
+            int(s) if s else 0,
         )
     except ValueError:
-        raise Hl7Error(where, "expected a real calendar date and time", value) from None
+        raise Hl7Error(where(), "expected a real calendar date and time", value) from None
     if type_ == "date" or h is None:
         if type_ == "instant":
-            raise Hl7Error(where, "expected a date with a time to the second", value)
-        return "-".join(p for p in (y, mo, d) if p)
+            raise Hl7Error(where(), "expected a date with a time to the second", value)
+        return y if mo is None else f"{y}-{mo}" if d is None else f"{y}-{mo}-{d}"
     if mo is None or d is None:
-        raise Hl7Error(where, "expected a full date before the time", value)
-    seconds = match["s"] or "00"
-    frac = f".{match['frac']}" if match["frac"] else ""
-    tz = match["tz"]
-    if tz:
-        offset = f"{tz[:3]}:{tz[3:]}"
-    else:
-        naive = datetime(int(y), int(mo), int(d), int(h), int(match["mi"] or 0), int(seconds))
-        stamp = naive.replace(tzinfo=_zone(options.timezone)).strftime("%z")
-        offset = f"{stamp[:3]}:{stamp[3:]}"
-    return f"{y}-{mo}-{d}T{h}:{match['mi'] or '00'}:{seconds}{frac}{offset}"
+        raise Hl7Error(where(), "expected a full date before the time", value)
+    offset = f"{tz[:3]}:{tz[3:]}" if tz else _offset(_zone(options.timezone).utcoffset(moment))
+    return f"{y}-{mo}-{d}T{h}:{mi or '00'}:{s or '00'}{f'.{frac}' if frac else ''}{offset}"
+
+
+@cache
+def _offset(offset: timedelta | None) -> str:
+    """A UTC offset as FHIR writes it: what `strftime("%z")` gives (+HHMM[SS[.ffffff]]),
+    with a colon after the hours."""
+    stamp = ""
+    if offset is not None:
+        micro = (offset.days * 86400 + offset.seconds) * 1_000_000 + offset.microseconds
+        sign = "-" if micro < 0 else "+"
+        seconds, micro = divmod(abs(micro), 1_000_000)
+        minutes, seconds = divmod(seconds, 60)
+        hours, minutes = divmod(minutes, 60)
+        stamp = f"{sign}{hours:02d}{minutes:02d}"
+        if micro:
+            stamp += f"{seconds:02d}.{micro:06d}"
+        elif seconds:
+            stamp += f"{seconds:02d}"
+    return f"{stamp[:3]}:{stamp[3:]}"
 
 
 def map_message(
@@ -775,23 +1463,25 @@ def map_message(
             header.message_type,
             ErrorCode.UNSUPPORTED_EVENT if supported else ErrorCode.UNSUPPORTED_MESSAGE_TYPE,
         )
-    names: dict[str, IdSpec] = dict(maps.ids)
-    names.update({r.name: r.id for r in message_map.resources})
-    evaluator = _Evaluator(message, maps, options or MappingOptions(), names)
-    root = _Scope(None, message.segments)
+    ctx = _Context(message.encoding, options or _DEFAULT_OPTIONS)
+    root = _Scope(ctx, None, None, message.segments, (), 0, None, 0, 0, None)
     out: dict[tuple[str, str], MappedResource] = {}
     for res in message_map.resources:
-        parents = list(evaluator.iterate(res.within, root)) if res.within else [root]
-        scopes = (
-            [scope for parent in parents for scope in evaluator.iterate(res.for_each, parent)]
-            if res.for_each
-            else parents
-        )
+        scopes: Sequence[_Scope]
+        if res.within:
+            parents = root.children(res.within)
+            scopes = (
+                [scope for parent in parents for scope in parent.children(res.for_each)]
+                if res.for_each
+                else parents
+            )
+        else:
+            scopes = root.children(res.for_each) if res.for_each else (root,)
         for scope in scopes:
-            if res.when is not None and not evaluator.when(res.when, scope):
+            if res.when is not None and not res.when(scope):
                 continue
-            resource_id = evaluator.make_id(res.id, scope)
-            body = evaluator.evaluate(res.body, scope) or {}
+            resource_id = res.make_id(scope)
+            body = res.body(scope) or {}
             content = {"resourceType": res.type, "id": resource_id, **body}
             _validate(content, res.type, message_map, res.name)
             out[(res.type, resource_id)] = MappedResource(
@@ -801,14 +1491,14 @@ def map_message(
 
 
 def _validate(content: dict[str, Any], type_: str, message_map: MessageMap, name: str) -> None:
-    try:
-        get_fhir_model_class(type_).model_validate(content)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"] if p != "__root__")
+    """Every mapped resource is checked as R4B, with the verdict of fhir.resources (its
+    `model_validate`), by `check_resource`: the same rules compiled once, 10x faster."""
+    problem = check_resource(content, resource_type=type_)
+    if problem is not None:
         raise Hl7Error(
             Location(),
-            f"a valid FHIR {type_} from map {message_map.id} ({name}) at {type_}.{where}: {first['msg']}",
+            f"a valid FHIR {type_} from map {message_map.id} ({name}) at {problem.path}: "
+            f"{problem.message}",
             None,
             ErrorCode.DATA_TYPE,
-        ) from None
+        )

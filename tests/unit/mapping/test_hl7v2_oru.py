@@ -256,6 +256,20 @@ def test_a_malformed_number_is_refused_with_its_location(feed_maps: Hl7Maps) -> 
     assert caught.value.where.err_location() == "OBX^6^5^1"
 
 
+def test_a_value_fhir_refuses_is_a_data_type_error_naming_the_element(feed_maps: Hl7Maps) -> None:
+    """OBX-3.1 with a double space passes every HL7 check but is not a FHIR code."""
+    text = (fixtures_dir() / "hl7" / "oru-r01-malformed-nm.hl7").read_text(encoding="utf-8")
+    text = text.replace("|abc|", "|12|").replace("3040104372^", "30401  04372^")
+    with pytest.raises(Hl7Error) as caught:
+        map_message(parse_message(text), feed_maps, OPTIONS)
+    assert caught.value.code is ErrorCode.DATA_TYPE
+    assert caught.value.message == (
+        "message: expected a valid FHIR Observation from map oru-observation-results"
+        " (observation) at Observation.code.coding[1].code: expected a code (no leading/trailing"
+        " whitespace), got '30401  04372'"
+    )
+
+
 # ---------------------------------------------------------------- TB screening
 
 
