@@ -1,17 +1,20 @@
 """Store, then process, then acknowledge: the durable, exactly-once path for HL7 v2 messages.
 
-`Ingest.handle(items)` takes the payloads that arrived (from one or many connections) and,
-in ONE database transaction (group commit):
+`Ingest.handle(items)` takes the payloads that arrived (from one or many connections):
 
-1. stores every message's raw bytes in `hl7_message` (status received);
-2. for each, in a savepoint: skips it as a duplicate if its (sender, MSH-10) is in
-   `hl7_applied` with the same content, else maps it to FHIR, writes the resources and
-   the `hl7_applied` key; a mapping error rolls the savepoint back and marks it `error`
-   (AE, kept for replay), an unsupported or unreadable message is `rejected` (AR);
+1. reads and maps each message to FHIR, with no database (a mapping error is kept, not raised);
+2. in ONE database transaction (group commit), with one statement per table: reads the
+   group's exactly-once keys (sender + MSH-10) from `hl7_applied`; decides each message in
+   arrival order (a key already applied with the same content is a duplicate, AA; with other
+   content AE 205; a mapping error AE, or AR for what is unsupported or unreadable); inserts
+   every message's raw bytes and outcome into `hl7_message`; writes the resources of the
+   applied ones and their keys;
 3. commits; only then are the ACKs returned for sending.
 
-If the process dies before the commit, nothing was acknowledged and the sender resends;
-if it dies after, the resend finds the key and gets AA again without a second apply.
+If the database refuses the group (a constraint, a value it won't take), the group is redone
+one message per savepoint: the others are applied, the refused one is stored with AE 207 for
+replay. If the process dies before the commit, nothing was acknowledged and the sender
+resends; if it dies after, the resend finds the key and gets AA again without a second apply.
 """
 
 from __future__ import annotations
@@ -169,6 +172,16 @@ class _Applied:
 
 _MESSAGE = table_of(Hl7Message)
 _APPLIED = table_of(Hl7Applied)
+# Built once: a statement made per group costs more than running it (SQLAlchemy's cache key).
+_INSERT_MESSAGE = insert(_MESSAGE).returning(_MESSAGE.c.id, sort_by_parameter_order=True)
+_UPDATE_MESSAGE = update(_MESSAGE).where(_MESSAGE.c.id == bindparam("b_id"))
+_INSERT_APPLIED = insert(_APPLIED)
+_APPLIED_KEYS = select(
+    _APPLIED.c.sender, _APPLIED.c.control_id, _APPLIED.c.message_id, _APPLIED.c.sha256
+).where(
+    _APPLIED.c.sender.in_(bindparam("senders", expanding=True)),
+    _APPLIED.c.control_id.in_(bindparam("control_ids", expanding=True)),
+)
 
 
 class Ingest:
@@ -360,7 +373,7 @@ class Ingest:
         new = [(e, d) for e, d in zip(entries, decisions, strict=True) if e.message_id is None]
         if new:
             ids = connection.execute(
-                insert(_MESSAGE).returning(_MESSAGE.c.id, sort_by_parameter_order=True),
+                _INSERT_MESSAGE,
                 [{**_envelope(e), **_status(e, d, now)} for e, d in new],
             ).scalars()
             for (entry, _d), message_id in zip(new, ids, strict=True):
@@ -368,7 +381,7 @@ class Ingest:
         stored = [(e, d) for e, d in zip(entries, decisions, strict=True) if (e, d) not in new]
         if stored:
             connection.execute(
-                update(_MESSAGE).where(_MESSAGE.c.id == bindparam("b_id")),
+                _UPDATE_MESSAGE,
                 [{"b_id": e.message_id, **_status(e, d, now)} for e, d in stored],
             )
         to_apply = [
@@ -395,7 +408,7 @@ class Ingest:
             )
         writer.flush()
         if keys:
-            connection.execute(insert(_APPLIED), keys)
+            connection.execute(_INSERT_APPLIED, keys)
         return [
             MessageOutcome(
                 e.message_id,
@@ -415,15 +428,16 @@ class Ingest:
         wanted = {_key(e.header) for e in entries if e.header is not None and e.error is None}
         if not wanted:
             return {}
-        query = select(
-            _APPLIED.c.sender, _APPLIED.c.control_id, _APPLIED.c.message_id, _APPLIED.c.sha256
-        ).where(
-            _APPLIED.c.sender.in_(sorted({k[0] for k in wanted})),
-            _APPLIED.c.control_id.in_(sorted({k[1] for k in wanted})),
+        query = (
+            _APPLIED_KEYS,
+            {
+                "senders": sorted({k[0] for k in wanted}),
+                "control_ids": sorted({k[1] for k in wanted}),
+            },
         )
         return {
             (row.sender, row.control_id): _Applied(row.message_id, row.sha256)
-            for row in connection.execute(query)
+            for row in connection.execute(*query)
             if (row.sender, row.control_id) in wanted
         }
 

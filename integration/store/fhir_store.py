@@ -51,6 +51,23 @@ class Written:
     changed: bool
 
 
+_RESOURCE = table_of(FhirResource)
+_VERSION = table_of(FhirResourceVersion)
+# Built once: a statement made per call costs more than running it (SQLAlchemy's cache key).
+_LOAD = select(
+    _RESOURCE.c.resource_type, _RESOURCE.c.id, _RESOURCE.c.version_id, _RESOURCE.c.content
+).where(
+    # both key columns, so the primary key index is used
+    _RESOURCE.c.resource_type.in_(bindparam("types", expanding=True)),
+    _RESOURCE.c.id.in_(bindparam("ids", expanding=True)),
+)
+_INSERT = insert(_RESOURCE)
+_UPDATE = update(_RESOURCE).where(  # SET takes the columns named in the rows; WHERE the b_ keys
+    _RESOURCE.c.resource_type == bindparam("b_type"), _RESOURCE.c.id == bindparam("b_id")
+)
+_INSERT_VERSION = insert(_VERSION)
+
+
 class ResourceWriter:
     """Versioned upserts for a group of messages, sent as one statement per table.
 
@@ -71,14 +88,10 @@ class ResourceWriter:
         wanted = set(keys) - self._current.keys()
         if not wanted:
             return
-        table = table_of(FhirResource)
         types = sorted({resource_type for resource_type, _id in wanted})
         ids = sorted({resource_id for _type, resource_id in wanted})
-        query = select(table.c.resource_type, table.c.id, table.c.version_id, table.c.content)
-        query = query.where(  # both key columns, so the primary key index is used
-            table.c.resource_type.in_(types), table.c.id.in_(ids)
-        )
-        for resource_type, resource_id, version_id, content in self.connection.execute(query):
+        query = _LOAD, {"types": types, "ids": ids}
+        for resource_type, resource_id, version_id, content in self.connection.execute(*query):
             key = (resource_type, resource_id)
             if key in wanted:
                 self._current[key] = (version_id, _strip_meta(json.loads(content)))
@@ -144,7 +157,6 @@ class ResourceWriter:
 
     def flush(self) -> None:
         """Send what `write` decided: new rows, updated rows, and every new version."""
-        table = table_of(FhirResource)
         inserts, updates = [], []
         for key, row in self._rows.items():
             if key in self._stored:
@@ -159,17 +171,11 @@ class ResourceWriter:
                 )
                 self._stored.add(key)
         if inserts:
-            self.connection.execute(insert(table), inserts)
+            self.connection.execute(_INSERT, inserts)
         if updates:
-            # SET takes the columns named in the rows; WHERE the b_ keys.
-            self.connection.execute(
-                update(table).where(
-                    table.c.resource_type == bindparam("b_type"), table.c.id == bindparam("b_id")
-                ),
-                updates,
-            )
+            self.connection.execute(_UPDATE, updates)
         if self._versions:
-            self.connection.execute(insert(table_of(FhirResourceVersion)), self._versions)
+            self.connection.execute(_INSERT_VERSION, self._versions)
         self._rows = {}
         self._versions = []
 
