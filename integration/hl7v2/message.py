@@ -13,7 +13,7 @@ For MSH, MSH-1 is the field separator and MSH-2 the encoding characters.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 
@@ -191,6 +191,13 @@ class Segment:
 def component_value(raw: str, encoding: Encoding, component: int = 1, subcomponent: int = 1) -> str:
     """Component / subcomponent of one field repetition, unescaped."""
     parts = raw.split(encoding.component) if encoding.component in raw else [raw]
+    return component_of(parts, encoding, component, subcomponent)
+
+
+def component_of(
+    parts: Sequence[str], encoding: Encoding, component: int, subcomponent: int = 1
+) -> str:
+    """Component / subcomponent from a repetition already split into components, unescaped."""
     if component > len(parts):
         return ""
     part = parts[component - 1]
@@ -201,7 +208,7 @@ def component_value(raw: str, encoding: Encoding, component: int = 1, subcompone
         return ""
     if part == '""':
         return ""
-    return encoding.unescape(part)
+    return encoding.unescape(part) if encoding.escape in part else part
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,7 +31,13 @@ from fhir.resources.R4B import get_fhir_model_class
 
 from integration.fhir.resource_check import check_resource
 from integration.hl7v2.errors import ErrorCode, Hl7Error, Location
-from integration.hl7v2.message import HEADER_SEGMENTS, Encoding, Message, Segment
+from integration.hl7v2.message import (
+    HEADER_SEGMENTS,
+    Encoding,
+    Message,
+    Segment,
+    component_of,
+)
 from integration.mapping.loader import MappingDocument, MappingError, iter_documents
 
 _PATH = re.compile(
@@ -777,18 +783,7 @@ class _Compiler:
                     raise MappingError(
                         f"{text}: a relative path needs an enclosing $each over a field"
                     )
-                if component > len(parts):
-                    return ""
-                part = parts[component - 1]
-                encoding = scope.ctx.encoding
-                if encoding.subcomponent in part:
-                    subs = part.split(encoding.subcomponent)
-                    part = subs[sub - 1] if sub <= len(subs) else ""
-                elif sub > 1:
-                    return ""
-                if part == '""':
-                    return ""
-                return encoding.unescape(part) if encoding.escape in part else part
+                return component_of(parts, scope.ctx.encoding, component, sub)
 
         def where(scope: _Scope) -> Location | None:
             here = scope.rep_location() or Location()
