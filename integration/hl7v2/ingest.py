@@ -167,7 +167,6 @@ class _Applied:
 
     message_id: int | None
     sha256: str
-    entry: _Entry | None = None
 
 
 _MESSAGE = table_of(Hl7Message)
@@ -333,7 +332,7 @@ class Ingest:
             with self.sessions() as session, session.begin():
                 connection = session.connection()
                 for entry, stored_id in zip(entries, stored_ids, strict=True):
-                    entry.message_id = stored_id
+                    entry.message_id = stored_id  # the refused group's INSERT gave it an id
                     try:
                         with connection.begin_nested():
                             outcomes.extend(self._write(connection, [entry]))
@@ -345,7 +344,7 @@ class Ingest:
                         entry.header.control_id if entry.header else "",
                         problem,
                     )
-                    entry.message_id = stored_id
+                    entry.message_id = stored_id  # and so did the refused savepoint
                     entry.resources, entry.map_error = None, _internal(problem)
                     outcomes.extend(self._write(connection, [entry]))
         for outcome in outcomes:
@@ -368,9 +367,10 @@ class Ingest:
             decision = _decide(entry, applied)
             decisions.append(decision)
             if decision.apply and entry.header is not None:
-                applied[_key(entry.header)] = _Applied(None, entry.content_key, entry)
+                applied[_key(entry.header)] = _Applied(None, entry.content_key)
         now = self.clock()
         new = [(e, d) for e, d in zip(entries, decisions, strict=True) if e.message_id is None]
+        stored = [(e, d) for e, d in zip(entries, decisions, strict=True) if e.message_id]
         if new:
             ids = connection.execute(
                 _INSERT_MESSAGE,
@@ -378,7 +378,6 @@ class Ingest:
             ).scalars()
             for (entry, _d), message_id in zip(new, ids, strict=True):
                 entry.message_id = message_id
-        stored = [(e, d) for e, d in zip(entries, decisions, strict=True) if (e, d) not in new]
         if stored:
             connection.execute(
                 _UPDATE_MESSAGE,
