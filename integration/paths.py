@@ -22,7 +22,9 @@ def project_root() -> Path:
 
 
 def mappings_dir() -> Path:
-    return project_root() / "mappings"
+    """The data files; DERMRCM_MAPPINGS_DIR points elsewhere (a practice's own payer rules)."""
+    override = os.environ.get("DERMRCM_MAPPINGS_DIR")
+    return Path(override) if override else project_root() / "mappings"
 
 
 def profiles_dir() -> Path:

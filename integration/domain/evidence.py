@@ -6,6 +6,8 @@ made: what the chart lacks is a `MissingItem`.
 
 from __future__ import annotations
 
+import types
+import typing
 from dataclasses import MISSING, dataclass, field, fields, is_dataclass
 from decimal import Decimal
 from enum import StrEnum
@@ -77,6 +79,7 @@ class Diagnosis:
     onset: str | None
     clinical_status: str | None
     source: str
+    body_sites: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,6 +187,12 @@ class ClinicalEvidence:
         return out
 
 
+def to_json_value(value: Any) -> Any:
+    """Any domain value (dataclass, enum, Decimal, tuple, dict) as JSON-ready data, the way
+    `ClinicalEvidence.to_json` writes it."""
+    return _to_json(value)
+
+
 def _number(value: Decimal) -> int | float:
     if value == value.to_integral_value():
         return int(value)
@@ -210,3 +219,36 @@ def _to_json(value: Any) -> Any:
             out[f.name] = _to_json(item)
         return out
     return value
+
+
+def from_json(cls: type[Any], data: Any) -> Any:
+    """The inverse of `to_json` for the domain's dataclasses: JSON (as `_to_json` writes it)
+    back to frozen dataclasses, Decimals and enums, following the field annotations. Fields
+    `_to_json` omitted take their defaults."""
+    return _from_json(cls, data)
+
+
+def _from_json(kind: Any, data: Any) -> Any:
+    origin = typing.get_origin(kind)
+    if origin in (typing.Union, types.UnionType):
+        if data is None:
+            return None
+        options = [a for a in typing.get_args(kind) if a is not type(None)]
+        return _from_json(options[0], data)
+    if origin is tuple:
+        (item, *_rest) = typing.get_args(kind)
+        return tuple(_from_json(item, v) for v in data)
+    if origin is dict:
+        _key, value = typing.get_args(kind)
+        return {k: _from_json(value, v) for k, v in data.items()}
+    if kind is Decimal:
+        return Decimal(str(data))
+    if isinstance(kind, type) and issubclass(kind, StrEnum):
+        return kind(data)
+    if is_dataclass(kind) and isinstance(kind, type):
+        hints = typing.get_type_hints(kind)
+        values = {
+            f.name: _from_json(hints[f.name], data[f.name]) for f in fields(kind) if f.name in data
+        }
+        return kind(**values)
+    return data

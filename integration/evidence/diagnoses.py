@@ -12,6 +12,7 @@ from integration.evidence.values import (
     date_str,
     label_of,
     source_of,
+    texts_of,
 )
 
 _NOT_A_DIAGNOSIS = frozenset({"entered-in-error", "refuted"})
@@ -45,6 +46,9 @@ def extract_diagnoses(conditions: list[Any]) -> tuple[Diagnosis, ...]:
                 onset=_onset(condition),
                 clinical_status=_status(condition.clinicalStatus),
                 source=source_of(condition),
+                body_sites=tuple(
+                    texts[0] for texts in map(texts_of, condition.bodySite or []) if texts
+                ),
             )
         )
     return tuple(

@@ -33,8 +33,8 @@ class MappingDocument:
     data: dict[str, Any]
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """SafeLoader that refuses a mapping with the same key twice."""
+class _UniqueKeyLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """SafeLoader (libyaml's when installed) that refuses a mapping with the same key twice."""
 
 
 def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> Any:
@@ -121,16 +121,21 @@ def load_document(path: Path, root: Path | None = None) -> MappingDocument:
 
 
 def iter_documents(root: Path | None = None, kind: str | None = None) -> Iterator[MappingDocument]:
-    """Every mapping file under `root` (default `mappings/`), optionally only one kind."""
+    """Every mapping file under `root` (default `mappings/`), optionally only one kind.
+
+    An id may appear in several files only with different versions (payer rules keep every
+    version of a policy)."""
     base = root or mappings_dir()
-    seen_ids: dict[tuple[str, str], Path] = {}
+    seen_ids: dict[tuple[str, str, int], Path] = {}
     for path in sorted(base.rglob("*.yaml")):
         if _schema_dir(base) in path.parents:
             continue
         doc = load_document(path, base)
-        key = (doc.kind, doc.id)
+        key = (doc.kind, doc.id, doc.version)
         if key in seen_ids:
-            raise MappingError(f"{path}: id: {doc.id!r} is already used by {seen_ids[key]}")
+            raise MappingError(
+                f"{path}: id: {doc.id!r} version {doc.version} is already used by {seen_ids[key]}"
+            )
         seen_ids[key] = path
         if kind is None or doc.kind == kind:
             yield doc
