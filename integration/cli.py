@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from integration.hl7v2.cli import hl7_command
+from integration.priorauth.cli import pa_command
 from integration.sandbox.cli import sandbox_command
 
 
@@ -27,6 +28,7 @@ def main() -> None:
 
 main.add_command(sandbox_command)
 main.add_command(hl7_command)
+main.add_command(pa_command)
 
 
 @main.group()
@@ -60,10 +62,12 @@ def mappings_check(root: Path | None) -> None:
     """Validate every mapping file against its schema; exit 1 on the first bad one."""
     from integration.mapping.evidence_maps import load_evidence_maps
     from integration.mapping.loader import MappingError, check_all
+    from integration.priorauth.references import load_pa_references
 
     try:
         docs = check_all(root)
         load_evidence_maps(root)
+        load_pa_references(root)
     except MappingError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)

@@ -145,3 +145,57 @@ class FhirResourceVersion(Base):
 def table_of(model: type[Base]) -> Table:
     """A mapped class's Table, for Core statements (executemany) on the hot paths."""
     return Base.metadata.tables[model.__tablename__]
+
+
+class PaCase(Base):
+    """A prior-authorization case: the order, the payer rule version applied, and the chart
+    evidence and checklist it was decided on (kept so a new rule version can be re-applied)."""
+
+    __tablename__ = "pa_case"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    patient_id: Mapped[str] = mapped_column(String(64), index=True)
+    order_ref: Mapped[str] = mapped_column(String(200))
+    order_json: Mapped[str] = mapped_column(Text)
+    payer_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    rule_id: Mapped[str | None] = mapped_column(String(100), nullable=True, index=True)
+    rule_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    service_date: Mapped[str] = mapped_column(String(10))
+    state: Mapped[str] = mapped_column(String(30), index=True)
+    evidence_json: Mapped[str] = mapped_column(Text)
+    assessment_json: Mapped[str] = mapped_column(Text)
+    context_json: Mapped[str] = mapped_column(Text)
+    flag: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class PaCaseEvent(Base):
+    """The audit trail: every transition and re-evaluation, with who, when and why."""
+
+    __tablename__ = "pa_case_event"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    case_id: Mapped[str] = mapped_column(String(36), ForeignKey("pa_case.id"), index=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    actor: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(30))
+    from_state: Mapped[str | None] = mapped_column(String(30), nullable=True)
+    to_state: Mapped[str | None] = mapped_column(String(30), nullable=True)
+    reason: Mapped[str] = mapped_column(Text)
+    detail_json: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class PaTask(Base):
+    """Something to do on a case (supply a missing item, follow up), with an owner role."""
+
+    __tablename__ = "pa_task"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    case_id: Mapped[str] = mapped_column(String(36), ForeignKey("pa_case.id"), index=True)
+    criterion_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    what: Mapped[str] = mapped_column(Text)
+    owner_role: Mapped[str] = mapped_column(String(30), index=True)
+    due: Mapped[str] = mapped_column(String(10))
+    status: Mapped[str] = mapped_column(String(10))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -1,0 +1,251 @@
+"""`dermrcm pa ...`: check an order against the payer-rule library, list the library."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import click
+
+
+def _date(value: str | None, hint: str) -> date:
+    try:
+        return date.fromisoformat(value) if value else date.today()
+    except ValueError:
+        raise click.BadParameter(f"expected YYYY-MM-DD, got {value!r}", param_hint=hint) from None
+
+
+def _read_order(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        click.echo(f"error: {path}: line {exc.lineno} column {exc.colno}: {exc.msg}", err=True)
+        sys.exit(2)
+
+
+def _client(fhir_base: str, token: str | None) -> Any:
+    from integration.fhir.client import ClientOptions, FhirClient
+    from integration.settings import Settings
+
+    settings = Settings()
+    options = ClientOptions(
+        timeout=settings.fhir_timeout,
+        retries=settings.fhir_retries,
+        concurrency=settings.fhir_concurrency,
+        page_size=settings.fhir_page_size,
+    )
+    return FhirClient(fhir_base, token=lambda: token, options=options)
+
+
+@click.group("pa")
+def pa_command() -> None:
+    """Prior authorization: PA need and checklist from the payer-rule library."""
+
+
+@pa_command.command("check")
+@click.option("--fhir-base", required=True, help="FHIR base URL, e.g. http://127.0.0.1:8081/fhir")
+@click.option("--patient", required=True, help="Patient id")
+@click.option(
+    "--order",
+    "order_path",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The order: a FHIR MedicationRequest or ServiceRequest (JSON)",
+)
+@click.option("--date", "day", default=None, help="Date of service (YYYY-MM-DD; default today)")
+@click.option(
+    "--payer", default=None, help="Payer id from the library (default: the chart's Coverage)"
+)
+@click.option("--token", default=None, envvar="DERMRCM_TOKEN", help="Bearer access token")
+@click.option("--pretty/--compact", default=True)
+def check_command(
+    fhir_base: str,
+    patient: str,
+    order_path: Path,
+    day: str | None,
+    payer: str | None,
+    token: str | None,
+    pretty: bool,
+) -> None:
+    """Print PA need and the checklist for ORDER as JSON (exit 2 when the chart or the order
+    can't be read)."""
+    from integration.fhir.errors import FhirError
+    from integration.fhir.pa_check import pa_check
+    from integration.mapping.evidence_maps import load_evidence_maps
+    from integration.priorauth.order import OrderError
+    from integration.priorauth.references import load_pa_references
+
+    when = _date(day, "--date")
+    order = _read_order(order_path)
+    refs = load_pa_references()
+    if payer is not None and payer not in refs.library.payers:
+        raise click.BadParameter(
+            f"expected one of {', '.join(sorted(refs.library.payers))}, got {payer!r}",
+            param_hint="--payer",
+        )
+    client = _client(fhir_base, token)
+    try:
+        result = pa_check(client, patient, order, when, refs, load_evidence_maps(), payer_id=payer)
+    except OrderError as exc:
+        click.echo(f"error: {order_path.name}: {exc}", err=True)
+        sys.exit(2)
+    except FhirError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    finally:
+        client.close()
+    click.echo(
+        json.dumps(result.assessment.to_json(), indent=2 if pretty else None, ensure_ascii=False)
+    )
+
+
+@pa_command.command("rules")
+@click.option("--date", "day", default=None, help="Show the versions in force on this date")
+def rules_command(day: str | None) -> None:
+    """List the payer-rule library: payer, rule, version in force, PA required, criteria."""
+    from integration.priorauth.references import load_pa_references
+
+    when = _date(day, "--date")
+    library = load_pa_references().library
+    for rule_id in sorted(library.rules):
+        rule = library.in_force(rule_id, when)
+        versions = ",".join(f"v{r.version}" for r in library.rules[rule_id])
+        if rule is None:
+            click.echo(f"{rule_id:48} ({versions}) none in force on {when.isoformat()}")
+            continue
+        pa = {True: "PA", False: "no PA", None: "PA unknown"}[rule.pa_required]
+        if rule.pa_when is not None:
+            pa = "PA when"
+        criteria = "criteria unknown" if rule.criteria is None else f"{len(rule.criteria)} criteria"
+        click.echo(f"{rule_id:48} v{rule.version} of {versions:8} {pa:10} {criteria}")
+
+
+def _store() -> Any:
+    from integration.settings import Settings
+    from integration.store.database import make_engine, session_factory, upgrade
+    from integration.store.pa_cases import PaCaseStore
+
+    engine = make_engine(Settings().database_url)
+    upgrade(engine)
+    return PaCaseStore(session_factory(engine))
+
+
+@pa_command.command("open")
+@click.option("--fhir-base", required=True, help="FHIR base URL")
+@click.option("--patient", required=True, help="Patient id")
+@click.option(
+    "--order",
+    "order_path",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The order: a FHIR MedicationRequest or ServiceRequest (JSON)",
+)
+@click.option("--date", "day", default=None, help="Date of service (YYYY-MM-DD; default today)")
+@click.option("--payer", default=None, help="Payer id (default: the chart's Coverage)")
+@click.option("--token", default=None, envvar="DERMRCM_TOKEN", help="Bearer access token")
+@click.option("--actor", default="cli", show_default=True, help="Who opens the case (audit trail)")
+def open_command(
+    fhir_base: str,
+    patient: str,
+    order_path: Path,
+    day: str | None,
+    payer: str | None,
+    token: str | None,
+    actor: str,
+) -> None:
+    """Check ORDER and open a draft case with a task for each missing item; print its id."""
+    from datetime import UTC, datetime
+
+    from integration.fhir.errors import FhirError
+    from integration.fhir.pa_check import pa_check
+    from integration.mapping.evidence_maps import load_evidence_maps
+    from integration.priorauth.order import OrderError
+    from integration.priorauth.references import load_pa_references
+
+    when = _date(day, "--date")
+    order = _read_order(order_path)
+    client = _client(fhir_base, token)
+    try:
+        result = pa_check(
+            client, patient, order, when, load_pa_references(), load_evidence_maps(), payer_id=payer
+        )
+    except (OrderError, FhirError) as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    finally:
+        client.close()
+    case_id = _store().open_case(
+        patient_id=patient,
+        order=order,
+        assessment=result.assessment,
+        evidence=result.evidence,
+        prescriber=result.prescriber,
+        actor=actor,
+        now=datetime.now(UTC),
+    )
+    click.echo(case_id)
+
+
+@pa_command.command("cases")
+def cases_command() -> None:
+    """List the cases: id, state, rule and version, flag."""
+    for case in _store().cases():
+        rule = f"{case.rule_id} v{case.rule_version}" if case.rule_id else "(no rule)"
+        flag = f"  FLAG: {case.flag}" if case.flag else ""
+        click.echo(f"{case.id}  {case.state:26} {case.service_date}  {rule}{flag}")
+
+
+@pa_command.command("tasks")
+@click.option("--role", type=click.Choice(["clinician", "coordinator", "front desk"]), default=None)
+def tasks_command(role: str | None) -> None:
+    """The open tasks (a work queue per role), soonest due first."""
+    for task in _store().tasks(owner_role=role):
+        click.echo(f"{task.due}  {task.owner_role:11} {task.case_id}  {task.what}")
+
+
+@pa_command.command("publish")
+@click.argument("rule_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--into",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Library folder to add it to (default mappings/payers/<payer>/)",
+)
+@click.option("--actor", default="cli", show_default=True, help="Who publishes (audit trail)")
+def publish_command(rule_file: Path, into: Path | None, actor: str) -> None:
+    """Add a new version of a payer rule to the library, then re-apply it to every open or
+    active case it governs and flag each case whose checklist changes."""
+    import shutil
+    from datetime import UTC, datetime
+
+    from integration.mapping.loader import MappingError, load_document
+    from integration.paths import mappings_dir
+    from integration.priorauth.references import load_pa_references
+
+    refs = load_pa_references()
+    try:
+        doc = load_document(rule_file.resolve(), mappings_dir())
+        if doc.kind != "payer-rule":
+            raise MappingError(f"{rule_file}: kind: expected payer-rule, got {doc.kind!r}")
+        rule = refs.library.compile(doc)
+        library = refs.library.with_rule(rule)
+    except MappingError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    folder = into or mappings_dir() / "payers" / rule.payer
+    target = folder / rule_file.name
+    if target.exists() and target.resolve() != rule_file.resolve():
+        click.echo(f"error: {target} exists; name the new version's file differently", err=True)
+        sys.exit(1)
+    folder.mkdir(parents=True, exist_ok=True)
+    if target.resolve() != rule_file.resolve():
+        shutil.copyfile(rule_file, target)
+    flagged = _store().reevaluate(rule, library, refs.lookups, actor=actor, now=datetime.now(UTC))
+    click.echo(f"published {rule.id} v{rule.version} -> {target}")
+    for item in flagged:
+        summary = "; ".join(f"{c.what}: {c.before} -> {c.after}" for c in item.changes)
+        click.echo(f"flagged {item.case_id}: {summary}")
+    click.echo(f"{len(flagged)} case(s) flagged")
