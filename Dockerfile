@@ -9,6 +9,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     DERMRCM_HOST=0.0.0.0 \
     DERMRCM_PORT=8080
 
+# Pango, HarfBuzz's subsetter and fonts: WeasyPrint renders the PA packet PDFs
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core \
+ && rm -rf /var/lib/apt/lists/*
+
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY integration ./integration

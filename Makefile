@@ -38,6 +38,7 @@ bench: $(TEST_STAMP)
 	$(PY) bench/launch_to_evidence.py
 	$(PY) bench/hl7_parse.py
 	$(PY) bench/hl7_ingest.py
+	$(PY) bench/pa_packet.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
