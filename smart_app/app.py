@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from flask import Flask, Response, g, request
 
+from integration.api import cds_hooks
 from integration.mapping.evidence_maps import load_evidence_maps
 from integration.paths import project_root
 from integration.settings import Settings
@@ -66,6 +67,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(launch.bp)
     app.register_blueprint(evidence.bp)
     app.register_blueprint(interfaces.bp)
+    app.register_blueprint(cds_hooks.create_blueprint(settings, services.maps))
     ancestors = " ".join(["'self'", *services.frame_ancestors()])
 
     @app.before_request
