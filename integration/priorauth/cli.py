@@ -40,38 +40,48 @@ def _client(fhir_base: str, token: str | None) -> Any:
     return FhirClient(fhir_base, token=lambda: token, options=options)
 
 
-@click.group("pa")
-def pa_command() -> None:
-    """Prior authorization: PA need and checklist from the payer-rule library."""
+def _order_options(command: Any) -> Any:
+    """The options `pa check` and `pa open` share: where the chart is, the order, the date."""
+    for option in reversed(
+        [
+            click.option(
+                "--fhir-base", required=True, help="FHIR base URL, e.g. http://127.0.0.1:8081/fhir"
+            ),
+            click.option("--patient", required=True, help="Patient id"),
+            click.option(
+                "--order",
+                "order_path",
+                required=True,
+                type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                help="The order: a FHIR MedicationRequest or ServiceRequest (JSON)",
+            ),
+            click.option(
+                "--date", "day", default=None, help="Date of service (YYYY-MM-DD; default today)"
+            ),
+            click.option(
+                "--payer",
+                default=None,
+                help="Payer id from the library (default: the chart's Coverage)",
+            ),
+            click.option(
+                "--token", default=None, envvar="DERMRCM_TOKEN", help="Bearer access token"
+            ),
+        ]
+    ):
+        command = option(command)
+    return command
 
 
-@pa_command.command("check")
-@click.option("--fhir-base", required=True, help="FHIR base URL, e.g. http://127.0.0.1:8081/fhir")
-@click.option("--patient", required=True, help="Patient id")
-@click.option(
-    "--order",
-    "order_path",
-    required=True,
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="The order: a FHIR MedicationRequest or ServiceRequest (JSON)",
-)
-@click.option("--date", "day", default=None, help="Date of service (YYYY-MM-DD; default today)")
-@click.option(
-    "--payer", default=None, help="Payer id from the library (default: the chart's Coverage)"
-)
-@click.option("--token", default=None, envvar="DERMRCM_TOKEN", help="Bearer access token")
-@click.option("--pretty/--compact", default=True)
-def check_command(
+def _check(
     fhir_base: str,
     patient: str,
     order_path: Path,
     day: str | None,
     payer: str | None,
     token: str | None,
-    pretty: bool,
-) -> None:
-    """Print PA need and the checklist for ORDER as JSON (exit 2 when the chart or the order
-    can't be read)."""
+) -> tuple[Any, Any]:
+    """Read the chart and decide; exits 2 with a located message when the order or the chart
+    can't be read. Returns the PaCheck and the order JSON."""
     from integration.fhir.errors import FhirError
     from integration.fhir.pa_check import pa_check
     from integration.mapping.evidence_maps import load_evidence_maps
@@ -97,6 +107,29 @@ def check_command(
         sys.exit(2)
     finally:
         client.close()
+    return result, order
+
+
+@click.group("pa")
+def pa_command() -> None:
+    """Prior authorization: PA need and checklist from the payer-rule library."""
+
+
+@pa_command.command("check")
+@_order_options
+@click.option("--pretty/--compact", default=True)
+def check_command(
+    fhir_base: str,
+    patient: str,
+    order_path: Path,
+    day: str | None,
+    payer: str | None,
+    token: str | None,
+    pretty: bool,
+) -> None:
+    """Print PA need and the checklist for ORDER as JSON (exit 2 when the chart or the order
+    can't be read)."""
+    result, _order = _check(fhir_base, patient, order_path, day, payer, token)
     click.echo(
         json.dumps(result.assessment.to_json(), indent=2 if pretty else None, ensure_ascii=False)
     )
@@ -134,18 +167,7 @@ def _store() -> Any:
 
 
 @pa_command.command("open")
-@click.option("--fhir-base", required=True, help="FHIR base URL")
-@click.option("--patient", required=True, help="Patient id")
-@click.option(
-    "--order",
-    "order_path",
-    required=True,
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="The order: a FHIR MedicationRequest or ServiceRequest (JSON)",
-)
-@click.option("--date", "day", default=None, help="Date of service (YYYY-MM-DD; default today)")
-@click.option("--payer", default=None, help="Payer id (default: the chart's Coverage)")
-@click.option("--token", default=None, envvar="DERMRCM_TOKEN", help="Bearer access token")
+@_order_options
 @click.option("--actor", default="cli", show_default=True, help="Who opens the case (audit trail)")
 def open_command(
     fhir_base: str,
@@ -159,24 +181,7 @@ def open_command(
     """Check ORDER and open a draft case with a task for each missing item; print its id."""
     from datetime import UTC, datetime
 
-    from integration.fhir.errors import FhirError
-    from integration.fhir.pa_check import pa_check
-    from integration.mapping.evidence_maps import load_evidence_maps
-    from integration.priorauth.order import OrderError
-    from integration.priorauth.references import load_pa_references
-
-    when = _date(day, "--date")
-    order = _read_order(order_path)
-    client = _client(fhir_base, token)
-    try:
-        result = pa_check(
-            client, patient, order, when, load_pa_references(), load_evidence_maps(), payer_id=payer
-        )
-    except (OrderError, FhirError) as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
-    finally:
-        client.close()
+    result, order = _check(fhir_base, patient, order_path, day, payer, token)
     case_id = _store().open_case(
         patient_id=patient,
         order=order,

@@ -235,25 +235,16 @@ def _shorten(text: str, size: int) -> str:
 
 
 def current_coverage(assessment: Assessment, evidence: ClinicalEvidence) -> CoverageFact | None:
-    """The coverage the assessment matched; else (a payer chosen by hand) the chart's current
-    coverage naming that payer. Never another payer's coverage: its member id would be wrong."""
+    """The coverage the assessment's payer was matched to (the rule library matches a payer
+    chosen by hand to the chart's current coverage naming it). Never another payer's coverage:
+    its member id would be wrong."""
     payer = assessment.payer
-    if payer is None:
+    if payer is None or not payer.coverage:
         return None
-    if payer.coverage:
-        for cov in evidence.coverage:
-            if plain_reference(cov.source) == plain_reference(payer.coverage):
-                return cov
-    name = _words(payer.name)
     for cov in evidence.coverage:
-        if cov.current and name.strip() and name in _words(f"{cov.payer or ''} {cov.plan or ''}"):
+        if plain_reference(cov.source) == plain_reference(payer.coverage):
             return cov
     return None
-
-
-def _words(text: str) -> str:
-    """Lower-case words separated by single spaces, padded, for whole-word containment."""
-    return f" {' '.join(re.findall(r'[a-z0-9]+', text.lower()))} "
 
 
 def _is_order(source: str, assessment: Assessment) -> bool:

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 from integration.mapping.loader import MappingDocument
 from integration.mapping.text import PhraseMatcher
 
@@ -13,15 +10,9 @@ class BodyAreas:
     """From a `body-areas` document: each area with the words that name it."""
 
     def __init__(self, doc: MappingDocument) -> None:
-        areas: Any = doc.data["areas"]
-        pairs: list[tuple[str, list[str]]]
-        if isinstance(areas, Mapping):
-            pairs = [
-                (str(k), list(v if isinstance(v, list) else v["words"])) for k, v in areas.items()
-            ]
-        else:
-            pairs = [(str(a["id"]), list(a["words"])) for a in areas]
-        self._matchers = {area: PhraseMatcher(words) for area, words in pairs}
+        self._matchers = {
+            str(area["id"]): PhraseMatcher(area["words"]) for area in doc.data["areas"]
+        }
 
     @property
     def names(self) -> frozenset[str]:

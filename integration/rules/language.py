@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from integration.domain.evidence import (
     ClinicalEvidence,
@@ -19,6 +19,7 @@ from integration.domain.evidence import (
     Measure,
     Outcome,
     Owner,
+    ScreeningFact,
     Therapy,
 )
 from integration.domain.priorauth import OrderFact, Prescriber, Status
@@ -100,6 +101,27 @@ def _number(value: Decimal | float | int) -> str:
 
 def _join(parts: Iterable[str]) -> str:
     return "; ".join(dict.fromkeys(p for p in parts if p))
+
+
+Dated = TypeVar("Dated", Measure, ScreeningFact)
+
+
+def _latest_within(
+    items: Iterable[Dated], service_date: date, days: int
+) -> tuple[Dated | None, Dated | None]:
+    """The newest item dated within `days` before the date of service, and, when there is
+    none, the newest older one (to name it). Partial dates count if they may fall inside."""
+    earliest = service_date - timedelta(days=days)
+    dated = [
+        (span, item)
+        for item in items
+        if (span := date_range(item.date)) is not None and span.first <= service_date
+    ]
+    recent = [(span, item) for span, item in dated if span.last >= earliest]
+    if recent:
+        return max(recent, key=lambda pair: (pair[0].first, pair[1].source))[1], None
+    older = max(dated, key=lambda pair: (pair[0].first, pair[1].source), default=None)
+    return None, None if older is None else older[1]
 
 
 @dataclass(frozen=True, slots=True)
@@ -288,18 +310,13 @@ class MeasureCheck:
 
     def evaluate(self, ctx: Context) -> Verdict:
         """The latest countable score dated within the window, against the threshold."""
-        earliest = ctx.service_date - timedelta(days=self.within_days)
-        dated = [
-            (span, m)
-            for m in ctx.evidence.measures.get(self.key, ())
-            if (span := date_range(m.date)) is not None and span.first <= ctx.service_date
-        ]
-        recent = [(span, m) for span, m in dated if span.last >= earliest]
+        latest, older = _latest_within(
+            ctx.evidence.measures.get(self.key, ()), ctx.service_date, self.within_days
+        )
         label = _measure_label(self.key)
-        if not recent:
-            older = max(dated, key=lambda pair: pair[0].first, default=None)
+        if latest is None:
             detail = f"no {label} within {self.within_days} days" + (
-                f"; the latest is {_number(older[1].value)} on {older[1].date}" if older else ""
+                f"; the latest is {_number(older.value)} on {older.date}" if older else ""
             )
             return Verdict(
                 Status.MISSING,
@@ -307,7 +324,6 @@ class MeasureCheck:
                 (Need(f"{label} within {self.within_days} days", Owner.CLINICIAN),),
                 detail,
             )
-        span, latest = max(recent, key=lambda pair: (pair[0].first, pair[1].source))
         shown = _shown(latest)
         passes = True
         if self.at_least is not None and latest.value < self.at_least:
@@ -527,30 +543,20 @@ class Screening:
 
     def evaluate(self, ctx: Context) -> Verdict:
         """A screening result of the test dated within the window."""
-        earliest = ctx.service_date - timedelta(days=self.within_days)
-        dated = [
-            (span, s)
-            for s in ctx.evidence.screenings
-            if s.test == self.test
-            and (span := date_range(s.date or "")) is not None
-            and span.first <= ctx.service_date
-        ]
-        recent = sorted(
-            ((span, s) for span, s in dated if span.last >= earliest),
-            key=lambda pair: pair[0].first,
-            reverse=True,
+        latest, older = _latest_within(
+            (s for s in ctx.evidence.screenings if s.test == self.test),
+            ctx.service_date,
+            self.within_days,
         )
-        if recent:
-            _span, s = recent[0]
+        if latest is not None:
             return Verdict(
                 Status.MET,
-                (s.source,),
+                (latest.source,),
                 (),
-                f"{s.name} {s.result or 'result not given'} on {s.date}",
+                f"{latest.name} {latest.result or 'result not given'} on {latest.date}",
             )
-        older = max(dated, key=lambda pair: pair[0].first, default=None)
         detail = f"no {self.test} screening within {self.within_days} days" + (
-            f"; the latest is from {older[1].date}" if older else ""
+            f"; the latest is from {older.date}" if older else ""
         )
         return Verdict(
             Status.MISSING,

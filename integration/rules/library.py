@@ -243,7 +243,7 @@ class RuleLibrary:
         areas: set[str] = set()
         for doc in docs:
             if doc.kind == "body-areas":
-                areas.update(_area_ids(doc.data))
+                areas.update(str(area["id"]) for area in doc.data["areas"])
         compiler = Compiler(frozenset(classes), classes, frozenset(areas))
         payers = {d.id: _payer(d) for d in docs if d.kind == "payer"}
         rules = [compile_rule(d, compiler) for d in docs if d.kind == "payer-rule"]
@@ -255,13 +255,6 @@ class RuleLibrary:
 
     def compile(self, doc: MappingDocument) -> PayerRule:
         return compile_rule(doc, self.compiler)
-
-
-def _area_ids(data: Mapping[str, Any]) -> list[str]:
-    areas = data["areas"]
-    if isinstance(areas, Mapping):
-        return [str(k) for k in areas]
-    return [str(a["id"]) for a in areas]
 
 
 def _payer(doc: MappingDocument) -> Payer:

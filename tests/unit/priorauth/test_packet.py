@@ -20,7 +20,7 @@ from fhir.resources.R4B.claim import Claim
 from pypdf import PdfReader
 
 from integration.domain.evidence import ClinicalEvidence
-from integration.domain.priorauth import Assessment, PayerMatch, Status
+from integration.domain.priorauth import Assessment, Status
 from integration.evidence.assemble import assemble_evidence
 from integration.evidence.chart import ChartData
 from integration.evidence.fhir_json import parse_resources
@@ -238,7 +238,8 @@ def test_packet_is_deterministic_given_created(ad: Case, ad_pdf: bytes) -> None:
 def test_another_payers_coverage_is_never_printed(ad: Case) -> None:
     """A payer chosen by hand (not matched from the chart's Coverage) gets the current coverage
     only if it names that payer: Cigna's member id must not go to Aetna."""
-    aetna = dataclasses.replace(ad.assessment, payer=PayerMatch("aetna", "Aetna", None, "chosen"))
+    library = load_pa_references().library
+    aetna = dataclasses.replace(ad.assessment, payer=library.payer("aetna", ad.evidence.coverage))
     html = render_packet_html(aetna, ad.evidence, attestation=None, created=CREATED)
     assert "U8841203605" not in html
     assert "no current coverage for this payer in the chart" in html
@@ -248,7 +249,7 @@ def test_another_payers_coverage_is_never_printed(ad: Case) -> None:
     claim = bundle["entry"][0]["resource"]
     assert "reference" not in claim["insurance"][0]["coverage"]
     assert claim["insurer"] == {"display": "Aetna"}
-    cigna = dataclasses.replace(ad.assessment, payer=PayerMatch("cigna", "Cigna", None, "chosen"))
+    cigna = dataclasses.replace(ad.assessment, payer=library.payer("cigna", ad.evidence.coverage))
     assert "U8841203605" in render_packet_html(cigna, ad.evidence, created=CREATED)
 
 
