@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -168,6 +169,17 @@ class PaCase(Base):
     flag: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    #: "initial" or "reauthorization" (then `reauth_of` is the approved case it renews)
+    kind: Mapped[str] = mapped_column(String(20), default="initial", server_default="initial")
+    reauth_of: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)
+    channel: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    #: the payer's id for the request (NCPDP PA case id, 278 trace, PAS ClaimResponse id)
+    payer_reference: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    auth_number: Mapped[str | None] = mapped_column(String(50), nullable=True)
+    approved_from: Mapped[str | None] = mapped_column(String(10), nullable=True)
+    approved_to: Mapped[str | None] = mapped_column(String(10), nullable=True)
+    approved_units: Mapped[str | None] = mapped_column(String(30), nullable=True)
+    decision_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class PaCaseEvent(Base):
@@ -199,3 +211,43 @@ class PaTask(Base):
     due: Mapped[str] = mapped_column(String(10))
     status: Mapped[str] = mapped_column(String(10))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class PaMessage(Base):
+    """A message exchanged with the payer for a case, stored before it is sent and as soon as
+    it is received: the raw body, never re-encoded."""
+
+    __tablename__ = "pa_message"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    case_id: Mapped[str] = mapped_column(String(36), ForeignKey("pa_case.id"), index=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    #: "out" (to the payer) or "in" (from it)
+    direction: Mapped[str] = mapped_column(String(3))
+    #: e.g. PAInitiationRequest, 278, Claim/$submit
+    kind: Mapped[str] = mapped_column(String(40))
+    content_type: Mapped[str] = mapped_column(String(80))
+    body: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str] = mapped_column(String(64))
+    correlation: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class PaPacketVersion(Base):
+    """One version of a case's packet as the clinician edited it: the free text, the
+    attestations, who wrote it, and, once signed, who signed it, when, and the hash of what
+    they signed. Versions are only ever added."""
+
+    __tablename__ = "pa_packet_version"
+    __table_args__ = (UniqueConstraint("case_id", "version"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    case_id: Mapped[str] = mapped_column(String(36), ForeignKey("pa_case.id"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    narrative: Mapped[str] = mapped_column(Text)
+    attestations_json: Mapped[str] = mapped_column(Text)
+    author: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    signed_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    signed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    content_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
