@@ -46,7 +46,8 @@ def run(sandbox: bool = True, settings: Settings | None = None, hl7: bool = True
             config, host=settings.host, port=settings.sandbox_port
         )
         issuers = ",".join(filter(None, [settings.issuers, fhir_base(sandbox_config)]))
-        settings = settings.with_changes(issuers=issuers)
+        payer_url = settings.payer_url or f"{sandbox_server.base_url}/payer"
+        settings = settings.with_changes(issuers=issuers, payer_url=payer_url)
 
     from smart_app import create_app
     from smart_app.app import warm_up
@@ -64,6 +65,11 @@ def run(sandbox: bool = True, settings: Settings | None = None, hl7: bool = True
     if sandbox_server is not None:
         print(
             f"sandbox EHR:   {sandbox_server.base_url}/  <- open this, pick a patient, press Launch app",
+            flush=True,
+        )
+        print(
+            f"sandbox payer: {sandbox_server.base_url}/payer  "
+            f"(DERMRCM_PAYER_URL for `dermrcm pa submit`)",
             flush=True,
         )
     if listener_thread is not None:

@@ -91,6 +91,25 @@ class Settings(BaseSettings):
         description="Bearer/Basic token for the interface-engineer screens (/interfaces); unset: only requests from loopback may see them",
     )
 
+    payer_url: str | None = Field(
+        default=None,
+        description="Base URL of the payer (or clearinghouse) PA endpoints: {base}/ncpdp (NCPDP SCRIPT ePA), {base}/x12/278, {base}/fhir/Claim/$submit (Da Vinci PAS); `dermrcm run` points it at the sandbox payer",
+    )
+    payer_timeout: float = Field(
+        default=30.0, description="Seconds to wait for a payer's answer to one PA message"
+    )
+    ncpdp_xsd: Path | None = Field(
+        default=None,
+        description="NCPDP SCRIPT transport XSD (licensed; you supply it): every ePA message is validated against it before it is sent; unset: not validated",
+    )
+    practice_name: str = Field(
+        default="Sandbox Dermatology", description="The requesting practice's name on 278s"
+    )
+    practice_npi: str = Field(
+        default="1999999984",
+        description="The requesting practice's (group) NPI on 278s and ePA messages",
+    )
+
     @field_validator("public_url")
     @classmethod
     def _strip(cls, value: str | None) -> str | None:

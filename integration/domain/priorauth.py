@@ -163,3 +163,32 @@ class Assessment:
             "approval": None if self.approval is None else to_json_value(self.approval),
             "notes": list(self.notes),
         }
+
+
+class Outcome(StrEnum):
+    """What a payer answered to a submission."""
+
+    APPROVED = "approved"
+    DENIED = "denied"
+    PENDED = "pended"
+    MORE_INFO = "more-information-requested"
+    NOT_REQUIRED = "not-required"
+    CLOSED = "closed"
+
+
+@dataclass(frozen=True, slots=True)
+class PayerResponse:
+    """A payer's answer, whatever the channel. Dates are ISO strings; `units` as sent; `ask`
+    lists what a pend or a request for more information wants; `where` names the element the
+    outcome was read from (e.g. `ClaimResponse.item[0].adjudication[0].extension:reviewAction`)."""
+
+    outcome: Outcome
+    reason: str | None = None
+    reason_code: str | None = None
+    auth_number: str | None = None
+    start: str | None = None
+    end: str | None = None
+    units: str | None = None
+    payer_reference: str | None = None
+    ask: tuple[str, ...] = ()
+    where: str | None = None

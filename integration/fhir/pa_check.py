@@ -71,6 +71,7 @@ def pa_check(
     *,
     payer_id: str | None = None,
     attested: Mapping[str, str] | None = None,
+    reauthorization: bool = False,
 ) -> PaCheck:
     """Raises OrderError for an order that can't be assessed and FhirError when the chart
     can't be read."""
@@ -86,5 +87,6 @@ def pa_check(
         prescriber=prescriber,
         attested=attested,
         payer_id=payer_id,
+        reauthorization=reauthorization,
     )
     return PaCheck(assessment, evidence, order, prescriber)

@@ -92,9 +92,12 @@ def assess(
     attested: Mapping[str, str] | None = None,
     payer_id: str | None = None,
     rule: PayerRule | None = None,
+    reauthorization: bool = False,
 ) -> Assessment:
     """PA need and checklist. The payer is the chart's current Coverage (or `payer_id`); the
-    rule the one in force on `day` (or `rule`, when re-evaluating against a given version)."""
+    rule the one in force on `day` (or `rule`, when re-evaluating against a given version).
+    For a `reauthorization` the checklist is the rule's reauthorization criteria (unknown when
+    the rule doesn't give them)."""
     if payer_id is not None:
         payer: PayerMatch | None = library.payer(payer_id, evidence.coverage)
         reason = ""
@@ -139,7 +142,12 @@ def assess(
         notes.append("rule not yet verified against the payer's own document")
     if chosen.note:
         notes.append(chosen.note)
-    results = evaluate_criteria(chosen.criteria, ctx) if chosen.criteria is not None else ()
+    criteria = chosen.reauth_criteria if reauthorization else chosen.criteria
+    if reauthorization:
+        reason = f"reauthorization: {reason}"
+        if criteria is None:
+            notes.append("the rule does not give its reauthorization criteria")
+    results = evaluate_criteria(criteria, ctx) if criteria is not None else ()
     return Assessment(
         order=order,
         date=day.isoformat(),
@@ -150,8 +158,8 @@ def assess(
         benefit=chosen.benefit,
         channel=library.channel_for(chosen),
         criteria=results,
-        criteria_known=chosen.criteria is not None,
-        overall=combine([r.status for r in results]) if chosen.criteria is not None else None,
+        criteria_known=criteria is not None,
+        overall=combine([r.status for r in results]) if criteria is not None else None,
         documentation=chosen.documentation,
         approval=chosen.approval,
         notes=tuple(notes),

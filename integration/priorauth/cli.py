@@ -156,14 +156,19 @@ def rules_command(day: str | None) -> None:
         click.echo(f"{rule_id:48} v{rule.version} of {versions:8} {pa:10} {criteria}")
 
 
-def _store() -> Any:
+def _sessions() -> Any:
     from integration.settings import Settings
     from integration.store.database import make_engine, session_factory, upgrade
-    from integration.store.pa_cases import PaCaseStore
 
     engine = make_engine(Settings().database_url)
     upgrade(engine)
-    return PaCaseStore(session_factory(engine))
+    return session_factory(engine)
+
+
+def _store() -> Any:
+    from integration.store.pa_cases import PaCaseStore
+
+    return PaCaseStore(_sessions())
 
 
 @pa_command.command("open")
@@ -254,3 +259,203 @@ def publish_command(rule_file: Path, into: Path | None, actor: str) -> None:
         summary = "; ".join(f"{c.what}: {c.before} -> {c.after}" for c in item.changes)
         click.echo(f"flagged {item.case_id}: {summary}")
     click.echo(f"{len(flagged)} case(s) flagged")
+
+
+@pa_command.command("submit")
+@click.argument("case_id")
+@click.option(
+    "--channel",
+    type=click.Choice(["ncpdp-epa", "x12-278", "pas"]),
+    default=None,
+    help="Send by this channel instead of the payer rule's",
+)
+@click.option(
+    "--attach",
+    "attach",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A document to send with it (what the payer asked for); repeatable",
+)
+@click.option("--payer-url", default=None, help="Payer endpoints' base URL (default: setting)")
+@click.option("--actor", default="cli", show_default=True, help="Who sends it (audit trail)")
+def submit_command(
+    case_id: str, channel: str | None, attach: tuple[Path, ...], payer_url: str | None, actor: str
+) -> None:
+    """Send a signed case to its payer and apply the answer; prints the new state. Exit 1 when
+    the case can't be sent as it stands, 3 when the payer couldn't be reached (recorded on the
+    case; send again)."""
+    import mimetypes
+    from datetime import UTC, datetime
+
+    from integration.domain.priorauth import Channel
+    from integration.priorauth.channels.transport import ChannelError, PayerTransport
+    from integration.priorauth.submit import Attachment, Practice, Submitter
+    from integration.settings import Settings
+    from integration.store.pa_submissions import PaSubmissionStore, SubmissionError
+
+    settings = Settings()
+    base = payer_url or settings.payer_url
+    if not base:
+        raise click.BadParameter(
+            "no payer endpoint: set DERMRCM_PAYER_URL or pass --payer-url", param_hint="--payer-url"
+        )
+    documents = [
+        Attachment(
+            p.name, mimetypes.guess_type(p.name)[0] or "application/octet-stream", p.read_bytes()
+        )
+        for p in attach
+    ]
+    submitter = Submitter(
+        PaSubmissionStore(_sessions()),
+        PayerTransport(settings.payer_timeout),
+        base,
+        Practice(settings.practice_name, settings.practice_npi),
+    )
+    try:
+        done = submitter.submit(
+            case_id,
+            actor=actor,
+            now=datetime.now(UTC),
+            attachments=documents,
+            channel=Channel(channel) if channel else None,
+        )
+    except SubmissionError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    except ChannelError as exc:
+        click.echo(f"error: {exc} (recorded on the case; send again)", err=True)
+        sys.exit(3)
+    r = done.response
+    said = f"{done.state} by {done.channel}"
+    if r.auth_number:
+        said += f": authorization {r.auth_number} {r.start or '?'} to {r.end or '?'}"
+    elif r.reason:
+        said += f": {r.reason}"
+    click.echo(said)
+    for ask in r.ask:
+        click.echo(f"payer asks for: {ask}")
+
+
+@pa_command.command("decide")
+@click.argument("case_id")
+@click.option(
+    "--outcome",
+    required=True,
+    type=click.Choice(["approved", "denied", "pended", "more-information-requested", "closed"]),
+)
+@click.option("--channel", type=click.Choice(["portal", "fax"]), required=True)
+@click.option("--auth-number", default=None)
+@click.option("--from", "start", default=None, help="Approval starts (YYYY-MM-DD)")
+@click.option("--to", "end", default=None, help="Approval ends (YYYY-MM-DD)")
+@click.option("--units", default=None)
+@click.option("--reason", default=None, help="What the payer said")
+@click.option("--ask", multiple=True, help="What the payer asks for (repeatable)")
+@click.option("--actor", default="cli", show_default=True)
+def decide_command(
+    case_id: str,
+    outcome: str,
+    channel: str,
+    auth_number: str | None,
+    start: str | None,
+    end: str | None,
+    units: str | None,
+    reason: str | None,
+    ask: tuple[str, ...],
+    actor: str,
+) -> None:
+    """Record a portal or fax submission and the payer's answer (signed cases only)."""
+    from datetime import UTC, datetime
+
+    from integration.domain.priorauth import Outcome, PayerResponse
+    from integration.store.pa_submissions import PaSubmissionStore, SubmissionError
+
+    if outcome == "approved" and not (auth_number and start and end):
+        raise click.BadParameter(
+            "an approval needs --auth-number, --from and --to", param_hint="--outcome"
+        )
+    for value, hint in ((start, "--from"), (end, "--to")):
+        if value:
+            _date(value, hint)
+    store = PaSubmissionStore(_sessions())
+    response = PayerResponse(
+        Outcome(outcome), reason, None, auth_number, start, end, units, None, tuple(ask)
+    )
+    try:
+        store.check_submittable(case_id)
+        state = store.apply(case_id, channel, response, actor=actor, now=datetime.now(UTC))
+    except SubmissionError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    click.echo(f"{state} by {channel}")
+
+
+@pa_command.command("messages")
+@click.argument("case_id")
+@click.option("--body/--no-body", default=False, help="Print each message's body too")
+def messages_command(case_id: str, body: bool) -> None:
+    """What was sent to the payer for a case and what came back, in order."""
+    from integration.store.pa_submissions import PaSubmissionStore
+
+    for m in PaSubmissionStore(_sessions()).messages(case_id):
+        click.echo(f"{m.at.isoformat(timespec='seconds')}  {m.direction:3} {m.channel:9} {m.kind}")
+        if body:
+            click.echo(m.body)
+
+
+@pa_command.command("reauth")
+@click.option("--fhir-base", required=True, help="FHIR base URL the charts are read from")
+@click.option("--today", default=None, help="Run as of this day (YYYY-MM-DD; default today)")
+@click.option("--days", default=30, show_default=True, help="Open a case this many days ahead")
+@click.option("--token", default=None, envvar="DERMRCM_TOKEN", help="Bearer access token")
+@click.option("--actor", default="reauth-watcher", show_default=True)
+def reauth_command(
+    fhir_base: str, today: str | None, days: int, token: str | None, actor: str
+) -> None:
+    """Open a reauthorization case for each approval ending within --days: the rule's
+    reauthorization checklist from the chart as it is now, and the response to therapy."""
+    from datetime import UTC, datetime
+
+    from integration.fhir.pa_check import PaCheck, pa_check
+    from integration.mapping.evidence_maps import load_evidence_maps
+    from integration.priorauth.reauth import describe
+    from integration.priorauth.references import load_pa_references
+    from integration.priorauth.renewals import open_reauthorizations
+    from integration.store.models import PaCase
+    from integration.store.pa_cases import PaCaseStore
+    from integration.store.pa_submissions import PaSubmissionStore
+
+    day = _date(today, "--today")
+    refs = load_pa_references()
+    maps = load_evidence_maps()
+    client = _client(fhir_base, token)
+
+    def check(case: PaCase, service: date) -> PaCheck:
+        return pa_check(
+            client,
+            case.patient_id,
+            json.loads(case.order_json),
+            service,
+            refs,
+            maps,
+            payer_id=case.payer_id,
+            reauthorization=True,
+        )
+
+    sessions = _sessions()
+    try:
+        renewals = open_reauthorizations(
+            PaCaseStore(sessions),
+            PaSubmissionStore(sessions),
+            check,
+            today=day,
+            actor=actor,
+            now=datetime.now(UTC),
+            window_days=days,
+        )
+    finally:
+        client.close()
+    for r in renewals:
+        click.echo(f"{r.case_id}  renews {r.renews}  service {r.service_date.isoformat()}")
+        for change in r.changes:
+            click.echo(f"  {describe(change)}")
+    click.echo(f"{len(renewals)} reauthorization case(s) opened")

@@ -16,6 +16,8 @@ from integration.sandbox.ehr_views import ehr_blueprint
 from integration.sandbox.fhir_api import fhir_blueprint
 from integration.sandbox.oauth import SandboxAuthorizationServer
 from integration.sandbox.outcome import FhirError, issue, operation_outcome
+from integration.sandbox.payer_api import payer_blueprint
+from integration.sandbox.payer_rules import default_decisions
 from integration.sandbox.outcome import fhir_response as _fhir_response
 from integration.sandbox.state import Sandbox
 from integration.sandbox.store import load_store
@@ -53,6 +55,7 @@ def create_sandbox_app(config: SandboxConfig) -> Flask:
     app.register_blueprint(fhir_blueprint(sandbox), url_prefix=config.fhir_path or None)
     app.register_blueprint(auth_blueprint(sandbox, server))
     app.register_blueprint(ehr_blueprint(sandbox))
+    app.register_blueprint(payer_blueprint(default_decisions()))
 
     @app.errorhandler(FhirError)
     def fhir_error(error: FhirError) -> Response:

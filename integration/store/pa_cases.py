@@ -68,8 +68,12 @@ class PaCaseStore:
         prescriber: Prescriber | None,
         actor: str,
         now: datetime,
+        reauth_of: str | None = None,
+        context: Mapping[str, Any] | None = None,
     ) -> str:
-        """A new case in draft, with a task for each missing criterion; returns its id."""
+        """A new case in draft, with a task for each missing criterion; returns its id. A
+        reauthorization names the approved case it renews (`reauth_of`); `context` adds to what
+        the case keeps beside its evidence (e.g. the response to therapy)."""
         case_id = str(uuid.uuid4())
         decided = assessment.to_json()
         with self._sessions.begin() as session:
@@ -88,6 +92,7 @@ class PaCaseStore:
                     assessment_json=_dumps(decided),
                     context_json=_dumps(
                         {
+                            **(context or {}),
                             "prescriber": to_json_value(prescriber) if prescriber else None,
                             "attested": {},
                         }
@@ -95,6 +100,8 @@ class PaCaseStore:
                     flag=None,
                     created_at=now,
                     updated_at=now,
+                    kind="reauthorization" if reauth_of else "initial",
+                    reauth_of=reauth_of,
                 )
             )
             session.flush()
@@ -106,7 +113,7 @@ class PaCaseStore:
                     kind="opened",
                     from_state=None,
                     to_state=CaseState.DRAFT.value,
-                    reason=assessment.reason,
+                    reason=assessment.reason + (f" (renews case {reauth_of})" if reauth_of else ""),
                     detail_json=None,
                 )
             )
@@ -227,6 +234,7 @@ class PaCaseStore:
                     attested=context.get("attested") or {},
                     payer_id=rule.payer,
                     rule=rule,
+                    reauthorization=case.kind == "reauthorization",
                 ).to_json()
                 before = json.loads(case.assessment_json)
                 found = changes(before, after)

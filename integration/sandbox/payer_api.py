@@ -1,0 +1,220 @@
+"""The sandbox payer, beside the sandbox EHR: answers prior-authorization requests over real HTTP
+on every channel derm-rcm sends by, deciding each from data (`payer_rules`, the ePA question
+sets). A test double: no real payer's policy, and no state beyond this process.
+
+    POST /payer/fhir/Claim/$submit   Da Vinci PAS request Bundle  -> ClaimResponse Bundle
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import UTC, date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from flask import Blueprint, Response, request
+
+from integration.sandbox.outcome import FhirError, fhir_response
+from integration.sandbox.payer_rules import Decision, PayerDecisions, PayerRequest
+
+ICD10_SYSTEMS = ("http://hl7.org/fhir/sid/icd-10-cm", "http://hl7.org/fhir/sid/icd-10")
+REVIEW_ACTION = "http://hl7.org/fhir/us/davinci-pas/StructureDefinition/extension-reviewAction"
+REVIEW_ACTION_CODE = (
+    "http://hl7.org/fhir/us/davinci-pas/StructureDefinition/extension-reviewActionCode"
+)
+X12_306 = "https://codesystem.x12.org/005010/306"
+X12_886 = "https://codesystem.x12.org/external/886"
+
+#: our outcome -> X12 306 review action (HCR01)
+_ACTION = {"approved": "A1", "denied": "A3", "pended": "A4"}
+
+
+def _invalid(where: str, what: str) -> FhirError:
+    return FhirError(400, "invalid", f"{where}: {what}", expression=where)
+
+
+def _day(value: Any) -> date | None:
+    if isinstance(value, str) and len(value) >= 10:
+        try:
+            return date.fromisoformat(value[:10])
+        except ValueError:
+            return None
+    return None
+
+
+def pas_request(bundle: Any, today: date) -> tuple[PayerRequest, Mapping[str, Any]]:
+    """What a PAS `$submit` Bundle asks for, and its Claim; FhirError (400, located) if it
+    isn't a preauthorization request."""
+    if not isinstance(bundle, dict) or bundle.get("resourceType") != "Bundle":
+        got = bundle.get("resourceType") if isinstance(bundle, dict) else type(bundle).__name__
+        raise _invalid("Bundle", f"expected a Bundle, got {got!r}")
+    entries = bundle.get("entry")
+    if not isinstance(entries, list) or not entries:
+        raise _invalid("Bundle.entry", "expected the Claim as the first entry, got no entries")
+    resources: list[dict[str, Any]] = [
+        e["resource"]
+        for e in entries
+        if isinstance(e, dict) and isinstance(e.get("resource"), dict)
+    ]
+    claim = resources[0] if resources else None
+    if not isinstance(claim, dict) or claim.get("resourceType") != "Claim":
+        got = claim.get("resourceType") if isinstance(claim, dict) else None
+        raise _invalid("Bundle.entry[0].resource", f"expected a Claim, got {got!r}")
+    if claim.get("use") != "preauthorization":
+        raise _invalid("Claim.use", f"expected 'preauthorization', got {claim.get('use')!r}")
+    items = claim.get("item")
+    if not isinstance(items, list) or not items:
+        raise _invalid("Claim.item", "expected at least one requested service, got none")
+    codes: list[str] = []
+    quantity: Decimal | None = None
+    served: date | None = None
+    for i, item in enumerate(items):
+        for coding in (item.get("productOrService") or {}).get("coding", []):
+            if coding.get("code"):
+                codes.append(str(coding["code"]))
+        if "quantity" in item:
+            try:
+                quantity = (quantity or Decimal(0)) + Decimal(str(item["quantity"]["value"]))
+            except (InvalidOperation, KeyError, TypeError):
+                raise _invalid(
+                    f"Claim.item[{i}].quantity.value",
+                    f"expected a number, got {item.get('quantity')!r}",
+                ) from None
+        served = served or _day(item.get("servicedDate"))
+    if not codes:
+        raise _invalid("Claim.item[0].productOrService", "expected a coded service, got none")
+    diagnoses = [
+        str(coding["code"])
+        for d in claim.get("diagnosis", [])
+        for coding in (d.get("diagnosisCodeableConcept") or {}).get("coding", [])
+        if coding.get("system") in ICD10_SYSTEMS and coding.get("code")
+    ]
+    attachments = sum(1 for r in resources if r.get("resourceType") == "DocumentReference")
+    attachments += sum(1 for s in claim.get("supportingInfo", []) if "valueAttachment" in s)
+    member = next(
+        (
+            r.get("subscriberId")
+            for r in resources
+            if r.get("resourceType") == "Coverage" and r.get("subscriberId")
+        ),
+        None,
+    )
+    return (
+        PayerRequest(
+            channel="pas",
+            codes=tuple(codes),
+            diagnoses=tuple(diagnoses),
+            quantity=quantity,
+            service_date=served or _day(claim.get("created")) or today,
+            attachments=attachments,
+            member_id=member,
+        ),
+        claim,
+    )
+
+
+def claim_response_bundle(
+    claim: Mapping[str, Any], decision: Decision, *, response_id: str, now: datetime
+) -> dict[str, Any]:
+    """A PAS response Bundle: the ClaimResponse first, its review action on the item."""
+    action: list[dict[str, Any]] = [
+        {
+            "url": REVIEW_ACTION_CODE,
+            "valueCodeableConcept": {
+                "coding": [{"system": X12_306, "code": _ACTION[decision.outcome]}]
+            },
+        }
+    ]
+    if decision.auth_number:
+        action.append({"url": "number", "valueString": decision.auth_number})
+    if decision.reason_code:
+        action.append(
+            {
+                "url": "reasonCode",
+                "valueCodeableConcept": {
+                    "coding": [{"system": X12_886, "code": decision.reason_code}]
+                },
+            }
+        )
+    response: dict[str, Any] = {
+        "resourceType": "ClaimResponse",
+        "id": response_id,
+        "identifier": [{"system": "urn:trnorg:sandbox-payer", "value": response_id}],
+        "status": "active",
+        "type": claim.get("type")
+        or {
+            "coding": [
+                {
+                    "system": "http://terminology.hl7.org/CodeSystem/claim-type",
+                    "code": "professional",
+                }
+            ]
+        },
+        "use": "preauthorization",
+        "patient": claim.get("patient") or {"display": "not given"},
+        "created": now.isoformat(timespec="seconds"),
+        "insurer": {"display": "derm-rcm sandbox payer"},
+        "request": {"reference": f"Claim/{claim.get('id')}"}
+        if claim.get("id")
+        else {"display": "the request"},
+        "outcome": "queued" if decision.outcome == "pended" else "complete",
+        "disposition": decision.reason,
+        "item": [
+            {
+                "itemSequence": 1,
+                "adjudication": [
+                    {
+                        "extension": [{"url": REVIEW_ACTION, "extension": action}],
+                        "category": {
+                            "coding": [
+                                {
+                                    "system": "http://terminology.hl7.org/CodeSystem/adjudication",
+                                    "code": "submitted",
+                                }
+                            ]
+                        },
+                    }
+                ],
+            }
+        ],
+    }
+    if decision.auth_number:
+        response["preAuthRef"] = decision.auth_number
+    if decision.start and decision.end:
+        response["preAuthPeriod"] = {
+            "start": decision.start.isoformat(),
+            "end": decision.end.isoformat(),
+        }
+    if decision.ask:
+        response["processNote"] = [
+            {"number": i, "type": "display", "text": text}
+            for i, text in enumerate(decision.ask, start=1)
+        ]
+    return {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "timestamp": now.isoformat(timespec="seconds"),
+        "entry": [{"fullUrl": f"urn:uuid:{response_id}", "resource": response}],
+    }
+
+
+def payer_blueprint(decisions: PayerDecisions) -> Blueprint:
+    bp = Blueprint("sandbox_payer", __name__, url_prefix="/payer")
+    received: list[str] = []
+
+    @bp.post("/fhir/Claim/$submit")
+    def pas_submit() -> Response:
+        try:
+            bundle = json.loads(request.get_data())
+        except ValueError as exc:
+            raise _invalid("body", f"expected JSON, got {exc}") from None
+        now = datetime.now(UTC)
+        asked, claim = pas_request(bundle, now.date())
+        decision = decisions.decide(asked)
+        received.append("pas")
+        response_id = f"sbx-{decisions.auth_number(asked)[-10:].lower()}-{len(received)}"
+        body = claim_response_bundle(claim, decision, response_id=response_id, now=now)
+        return fhir_response(body, 200)
+
+    return bp

@@ -1,0 +1,248 @@
+"""Submitting a signed case to the sandbox payer over real HTTP and applying its answer
+(SQLite and PostgreSQL): approve with an authorization number and dates, deny with a reason,
+ask for more and approve the resubmission; every message stored; a failed send loses nothing."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, date, datetime
+from typing import Any
+
+import pytest
+
+from integration.domain.evidence import ClinicalEvidence, from_json
+from integration.domain.priorauth import Assessment, Channel, Outcome
+from integration.paths import fixtures_dir
+from integration.priorauth.assess import assess
+from integration.priorauth.cases import CaseState
+from integration.priorauth.channels.transport import ChannelError, PayerTransport
+from integration.priorauth.order import order_from_fhir
+from integration.priorauth.references import PaReferences, load_pa_references
+from integration.priorauth.submit import Attachment, Practice, Submitter
+from integration.store.database import make_engine, session_factory, upgrade
+from integration.store.models import PaPacketVersion
+from integration.store.pa_cases import PaCaseStore
+from integration.store.pa_submissions import PaSubmissionStore, SubmissionError
+from tests.support.servers import Sandbox, start_fixture_sandbox
+
+DAY = date(2026, 11, 15)
+NOW = datetime(2026, 11, 15, 14, 0, tzinfo=UTC)
+SIGNER = "Practitioner/derm-1"
+
+
+@pytest.fixture(scope="module")
+def refs() -> PaReferences:
+    return load_pa_references()
+
+
+@pytest.fixture(scope="module")
+def payer() -> Iterator[Sandbox]:
+    sandbox = start_fixture_sandbox(None)
+    with sandbox.server:
+        yield sandbox
+
+
+@pytest.fixture
+def stores(database_url: str) -> Iterator[tuple[PaCaseStore, PaSubmissionStore, Any]]:
+    engine = make_engine(database_url)
+    upgrade(engine)
+    sessions = session_factory(engine)
+    yield PaCaseStore(sessions), PaSubmissionStore(sessions), sessions
+    engine.dispose()
+
+
+def _evidence(slug: str) -> ClinicalEvidence:
+    path = fixtures_dir() / "patients" / f"{slug}.evidence.json"
+    evidence: ClinicalEvidence = from_json(ClinicalEvidence, json.loads(path.read_text()))
+    return evidence
+
+
+def _order(name: str, **changes: Any) -> dict[str, Any]:
+    order: dict[str, Any] = json.loads((fixtures_dir() / "orders" / f"{name}.json").read_text())
+    order.update(changes)
+    return order
+
+
+def _ready_case(
+    stores: tuple[PaCaseStore, PaSubmissionStore, Any],
+    refs: PaReferences,
+    slug: str,
+    order: dict[str, Any],
+    payer_id: str,
+    *,
+    sign: bool = True,
+) -> str:
+    cases, _subs, sessions = stores
+    evidence = _evidence(slug)
+    assessment = assess(
+        evidence, order_from_fhir(order), refs.library, refs.lookups, DAY, payer_id=payer_id
+    )
+    case_id = cases.open_case(
+        patient_id=slug,
+        order=order,
+        assessment=assessment,
+        evidence=evidence,
+        prescriber=None,
+        actor="Practitioner/coordinator-1",
+        now=NOW,
+    )
+    cases.transition(
+        case_id, CaseState.READY_FOR_REVIEW, actor="coordinator", reason="gathered", now=NOW
+    )
+    if sign:
+        with sessions.begin() as session:
+            session.add(
+                PaPacketVersion(
+                    case_id=case_id,
+                    version=1,
+                    narrative="Medically necessary.",
+                    attestations_json="{}",
+                    author=SIGNER,
+                    created_at=NOW,
+                    signed_by=SIGNER,
+                    signed_at=NOW,
+                    content_sha256="0" * 64,
+                )
+            )
+    return case_id
+
+
+def _submitter(subs: PaSubmissionStore, base_url: str) -> Submitter:
+    return Submitter(
+        subs, PayerTransport(timeout=10), base_url, Practice("Sandbox Dermatology", "1999999984")
+    )
+
+
+def _base(payer: Sandbox) -> str:
+    return payer.server.base_url + "/payer"
+
+
+def test_pas_mohs_for_carcinoma_is_approved_with_auth_number_and_dates(
+    stores: Any, refs: PaReferences, payer: Sandbox
+) -> None:
+    cases, subs, _ = stores
+    case_id = _ready_case(stores, refs, "bcc-mohs", _order("mohs"), "aetna")
+
+    done = _submitter(subs, _base(payer)).submit(
+        case_id, actor="coordinator", now=NOW, channel=Channel.PAS
+    )
+
+    assert done.state is CaseState.APPROVED
+    assert done.response.outcome is Outcome.APPROVED
+    case = cases.case(case_id)
+    assert case is not None
+    assert case.auth_number is not None and case.auth_number.startswith("SBXPA")
+    assert (case.approved_from, case.approved_to) == ("2026-11-20", "2027-02-17")
+    assert case.channel == "pas"
+    trail = [(e.from_state, e.to_state, e.actor) for e in cases.events(case_id)]
+    assert trail[-2:] == [
+        ("ready-for-review", "submitted", "coordinator"),
+        ("submitted", "approved", "payer"),
+    ]
+    messages = subs.messages(case_id)
+    assert [(m.direction, m.kind) for m in messages] == [
+        ("out", "Claim/$submit"),
+        ("in", "ClaimResponse"),
+    ]
+    sent = json.loads(messages[0].body)
+    claim = sent["entry"][0]["resource"]
+    assert claim["use"] == "preauthorization"
+    assert claim["item"][0]["productOrService"]["coding"][0]["code"] == "17311"
+    # the signed packet travels as a PDF
+    pdf = sent["entry"][1]["resource"]["content"][0]["attachment"]
+    assert pdf["contentType"] == "application/pdf"
+    assert json.loads(messages[1].body)["entry"][0]["resource"]["preAuthRef"] == case.auth_number
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_pas_more_stages_asks_for_records_then_resubmission_is_approved(
+    stores: Any, refs: PaReferences, payer: Sandbox
+) -> None:
+    cases, subs, _ = stores
+    order = _order("mohs", quantityQuantity={"value": 6})
+    case_id = _ready_case(stores, refs, "bcc-mohs", order, "aetna")
+    submitter = _submitter(subs, _base(payer))
+
+    first = submitter.submit(case_id, actor="coordinator", now=NOW, channel=Channel.PAS)
+
+    assert first.state is CaseState.MORE_INFO
+    assert first.response.ask == ("operative note", "pathology report")
+    asks = [t.what for t in cases.tasks(case_id=case_id) if t.criterion_id is None]
+    assert asks == ["payer asks for: operative note", "payer asks for: pathology report"]
+
+    note = Attachment("Operative note", "text/plain", b"Mohs stages 1-6, margins clear.")
+    second = submitter.submit(
+        case_id, actor="coordinator", now=NOW, channel=Channel.PAS, attachments=[note]
+    )
+
+    assert second.state is CaseState.APPROVED
+    assert [t.what for t in cases.tasks(case_id=case_id) if t.criterion_id is None] == []
+    assert len(subs.messages(case_id)) == 4
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_pas_mohs_without_malignancy_is_denied_with_reason_and_a_task(
+    stores: Any, refs: PaReferences, payer: Sandbox
+) -> None:
+    cases, subs, _ = stores
+    case_id = _ready_case(stores, refs, "seborrheic-keratosis-cosmetic", _order("mohs"), "aetna")
+
+    done = _submitter(subs, _base(payer)).submit(
+        case_id, actor="coordinator", now=NOW, channel=Channel.PAS
+    )
+
+    assert done.state is CaseState.DENIED
+    case = cases.case(case_id)
+    assert case is not None and case.auth_number is None
+    assert case.decision_reason is not None and "No skin malignancy" in case.decision_reason
+    assert [t.owner_role for t in cases.tasks(case_id=case_id) if t.criterion_id is None] == [
+        "coordinator"
+    ]
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_an_unsigned_case_is_not_sent(stores: Any, refs: PaReferences, payer: Sandbox) -> None:
+    _cases, subs, _ = stores
+    case_id = _ready_case(stores, refs, "bcc-mohs", _order("mohs"), "aetna", sign=False)
+
+    with pytest.raises(SubmissionError, match="no signed packet"):
+        _submitter(subs, _base(payer)).submit(
+            case_id, actor="coordinator", now=NOW, channel=Channel.PAS
+        )
+
+    assert subs.messages(case_id) == []
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_payer_that_is_down_leaves_the_case_as_it_was_with_the_failure_recorded(
+    stores: Any, refs: PaReferences
+) -> None:
+    cases, subs, _ = stores
+    case_id = _ready_case(stores, refs, "bcc-mohs", _order("mohs"), "aetna")
+
+    with pytest.raises(ChannelError, match=r"POST http://127\.0\.0\.1:9/.*could not connect"):
+        _submitter(subs, "http://127.0.0.1:9/payer").submit(
+            case_id, actor="coordinator", now=NOW, channel=Channel.PAS
+        )
+
+    case = cases.case(case_id)
+    assert case is not None and case.state == "ready-for-review"
+    assert cases.events(case_id)[-1].kind == "submit-failed"
+    # what was about to be sent is kept
+    assert [m.direction for m in subs.messages(case_id)] == ["out"]
+
+
+def test_stored_assessment_json_reads_back_as_the_same_assessment(refs: PaReferences) -> None:
+    evidence = _evidence("atopic-dermatitis-dupixent")
+    assessment = assess(
+        evidence,
+        order_from_fhir(_order("dupixent")),
+        refs.library,
+        refs.lookups,
+        DAY,
+        payer_id="cigna",
+    )
+    again = from_json(Assessment, json.loads(json.dumps(assessment.to_json())))
+    assert again == replace(assessment)
