@@ -57,10 +57,11 @@ def pas_request(bundle: Any, today: date) -> tuple[PayerRequest, Mapping[str, An
         for e in entries
         if isinstance(e, dict) and isinstance(e.get("resource"), dict)
     ]
-    claim = resources[0] if resources else None
-    if not isinstance(claim, dict) or claim.get("resourceType") != "Claim":
-        got = claim.get("resourceType") if isinstance(claim, dict) else None
+    first = entries[0].get("resource") if isinstance(entries[0], dict) else None
+    if not isinstance(first, dict) or first.get("resourceType") != "Claim":
+        got = first.get("resourceType") if isinstance(first, dict) else None
         raise _invalid("Bundle.entry[0].resource", f"expected a Claim, got {got!r}")
+    claim = first
     if claim.get("use") != "preauthorization":
         raise _invalid("Claim.use", f"expected 'preauthorization', got {claim.get('use')!r}")
     items = claim.get("item")
