@@ -1,0 +1,514 @@
+"""Interchange (ISA/IEA), functional group (GS/GE) and transaction set (ST/SE) envelopes.
+
+Reading: `read_transactions(text)` is a generator yielding one `Transaction` at a time with its
+envelope context. It checks control numbers (ISA13 = IEA02, GS06 = GE02, ST02 = SE02) and counts
+(IEA01 groups, GE01 transaction sets, SE01 segments including ST and SE). Problems of a
+transaction set are on the `Transaction`; group and interchange problems, found only after their
+transactions were yielded, go to the `problems` list passed in.
+
+Writing: `write_interchange` computes every count; `new_transaction_context` fills the envelope
+from `EnvelopeParams`, an injected clock and an injected control-number source, so output is
+deterministic under test.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal, Protocol
+
+from integration.x12.delimiters import DEFAULT_DELIMITERS, Delimiters, read_delimiters
+from integration.x12.errors import Problem
+from integration.x12.segments import ElementValue, Segment, build_segment, iter_segments
+
+Clock = Callable[[], datetime]
+SegmentSpec = tuple[str, Sequence[ElementValue]]
+UNKNOWN_TIME = datetime(1, 1, 1)  # placeholder when a header date cannot be read
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InterchangeHeader:
+    sender_qualifier: str
+    sender_id: str
+    receiver_qualifier: str
+    receiver_id: str
+    created: datetime
+    control_number: str  # ISA13, 9 digits
+    usage_indicator: str  # ISA15: T test, P production
+    ack_requested: bool = False  # ISA14
+    version: str = "00501"  # ISA12
+    repetition_field: str = "^"  # ISA11 as written (the repetition separator from 00501 on)
+    authorization_qualifier: str = "00"
+    authorization_information: str = " " * 10
+    security_qualifier: str = "00"
+    security_information: str = " " * 10
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GroupHeader:
+    functional_id: str  # GS01, e.g. HI for 278
+    application_sender: str
+    application_receiver: str
+    created: datetime
+    control_number: str  # GS06
+    version: str  # GS08, e.g. 005010X217
+    agency: str = "X"  # GS07
+    segment_index: int | None = field(default=None, compare=False)  # where it was read
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TransactionContext:
+    interchange: InterchangeHeader
+    group: GroupHeader
+    transaction_set_id: str  # ST01
+    control_number: str  # ST02
+    implementation_reference: str  # ST03
+    delimiters: Delimiters = DEFAULT_DELIMITERS
+
+
+@dataclass(frozen=True, slots=True)
+class Transaction:
+    context: TransactionContext
+    segments: tuple[Segment, ...]  # ST .. SE inclusive (SE absent when the set is truncated)
+    problems: tuple[Problem, ...] = ()
+
+    @property
+    def body(self) -> tuple[Segment, ...]:
+        """Segments between ST and SE."""
+        end = -1 if self.segments and self.segments[-1].id == "SE" else len(self.segments)
+        return self.segments[1:end]
+
+
+@dataclass(frozen=True, slots=True)
+class TransactionBody:
+    transaction_set_id: str
+    control_number: str
+    implementation_reference: str
+    segments: Sequence[SegmentSpec]
+
+
+class ControlNumberSource(Protocol):
+    def next_interchange(self) -> int: ...
+    def next_group(self) -> int: ...
+    def next_transaction(self) -> int: ...
+
+
+@dataclass(slots=True)
+class SequentialControlNumbers:
+    """Counters starting at the given numbers (tests, sandbox); production reads a durable store."""
+
+    interchange: int = 1
+    group: int = 1
+    transaction: int = 1
+
+    def next_interchange(self) -> int:
+        self.interchange += 1
+        return self.interchange - 1
+
+    def next_group(self) -> int:
+        self.group += 1
+        return self.group - 1
+
+    def next_transaction(self) -> int:
+        self.transaction += 1
+        return self.transaction - 1
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EnvelopeParams:
+    sender_qualifier: str
+    sender_id: str
+    receiver_qualifier: str
+    receiver_id: str
+    usage_indicator: Literal["T", "P"]
+    ack_requested: bool = False
+    application_sender: str | None = None  # GS02, defaults to the ISA sender id
+    application_receiver: str | None = None  # GS03, defaults to the ISA receiver id
+    delimiters: Delimiters = DEFAULT_DELIMITERS
+    authorization_qualifier: str = "00"
+    authorization_information: str = " " * 10
+    security_qualifier: str = "00"
+    security_information: str = " " * 10
+
+
+def new_transaction_context(
+    params: EnvelopeParams,
+    *,
+    transaction_set_id: str,
+    implementation_reference: str,
+    functional_id: str,
+    clock: Clock,
+    control_numbers: ControlNumberSource,
+) -> TransactionContext:
+    """An envelope for one transaction set: the clock is read once for ISA and GS."""
+    now = clock()
+    d = params.delimiters
+    interchange = InterchangeHeader(
+        sender_qualifier=params.sender_qualifier,
+        sender_id=params.sender_id,
+        receiver_qualifier=params.receiver_qualifier,
+        receiver_id=params.receiver_id,
+        created=now,
+        control_number=f"{control_numbers.next_interchange():09d}",
+        usage_indicator=params.usage_indicator,
+        ack_requested=params.ack_requested,
+        version="00501",
+        repetition_field=d.repetition or "U",
+        authorization_qualifier=params.authorization_qualifier,
+        authorization_information=params.authorization_information,
+        security_qualifier=params.security_qualifier,
+        security_information=params.security_information,
+    )
+    group = GroupHeader(
+        functional_id=functional_id,
+        application_sender=params.application_sender or params.sender_id,
+        application_receiver=params.application_receiver or params.receiver_id,
+        created=now,
+        control_number=str(control_numbers.next_group()),
+        version=implementation_reference,
+    )
+    return TransactionContext(
+        interchange=interchange,
+        group=group,
+        transaction_set_id=transaction_set_id,
+        control_number=f"{control_numbers.next_transaction():04d}",
+        implementation_reference=implementation_reference,
+        delimiters=d,
+    )
+
+
+# -- writing ----------------------------------------------------------------------------------
+
+
+def _gs_time(moment: datetime) -> str:
+    return moment.strftime("%H%M") if moment.second == 0 else moment.strftime("%H%M%S")
+
+
+def _isa_elements(h: InterchangeHeader, d: Delimiters) -> list[ElementValue]:
+    return [
+        h.authorization_qualifier,
+        h.authorization_information.ljust(10),
+        h.security_qualifier,
+        h.security_information.ljust(10),
+        h.sender_qualifier,
+        h.sender_id.ljust(15),
+        h.receiver_qualifier,
+        h.receiver_id.ljust(15),
+        h.created.strftime("%y%m%d"),
+        h.created.strftime("%H%M"),
+        h.repetition_field,
+        h.version,
+        h.control_number.rjust(9, "0"),
+        "1" if h.ack_requested else "0",
+        h.usage_indicator,
+    ]
+
+
+def write_interchange(
+    interchange: InterchangeHeader,
+    groups: Sequence[tuple[GroupHeader, Sequence[TransactionBody]]],
+    delimiters: Delimiters = DEFAULT_DELIMITERS,
+    segment_suffix: str = "",
+) -> str:
+    """The whole interchange; every count (SE01, GE01, IEA01) is computed here."""
+    delimiters.check()
+    d = delimiters
+    out: list[str] = []
+
+    def emit(segment_id: str, elements: Sequence[ElementValue]) -> None:
+        out.append(build_segment(segment_id, elements, d, index=len(out)) + segment_suffix)
+
+    # ISA16 is the component separator itself, so the ISA is assembled without value checks.
+    isa = d.element.join(["ISA", *(str(e) for e in _isa_elements(interchange, d)), d.component])
+    out.append(isa + d.segment + segment_suffix)
+    for group, transactions in groups:
+        emit(
+            "GS",
+            [
+                group.functional_id,
+                group.application_sender,
+                group.application_receiver,
+                group.created.strftime("%Y%m%d"),
+                _gs_time(group.created),
+                group.control_number,
+                group.agency,
+                group.version,
+            ],
+        )
+        for txn in transactions:
+            emit("ST", [txn.transaction_set_id, txn.control_number, txn.implementation_reference])
+            for segment_id, elements in txn.segments:
+                emit(segment_id, elements)
+            emit("SE", [str(len(txn.segments) + 2), txn.control_number])
+        emit("GE", [str(len(transactions)), group.control_number])
+    emit("IEA", [str(len(groups)), interchange.control_number.rjust(9, "0")])
+    return "".join(out)
+
+
+def write_transaction(
+    context: TransactionContext, segments: Sequence[SegmentSpec], segment_suffix: str = ""
+) -> str:
+    """One transaction set in its own interchange and group."""
+    body = TransactionBody(
+        context.transaction_set_id,
+        context.control_number,
+        context.implementation_reference,
+        segments,
+    )
+    return write_interchange(
+        context.interchange, [(context.group, [body])], context.delimiters, segment_suffix
+    )
+
+
+# -- reading ----------------------------------------------------------------------------------
+
+
+def _parse_datetime(day: str, time: str, day_format: str) -> datetime | None:
+    time_format = {4: "%H%M", 6: "%H%M%S"}.get(len(time))
+    if time_format is None and len(time) in (7, 8):
+        time, time_format = time[:6], "%H%M%S"
+    if (
+        time_format is None
+        or not (day + time).isdigit()
+        or len(day) != (6 if day_format == "%y%m%d" else 8)
+    ):
+        return None
+    try:
+        return datetime.strptime(day + time, day_format + time_format)  # X12 dates carry no zone
+    except ValueError:
+        return None
+
+
+@dataclass(slots=True)
+class _OpenTransaction:
+    st: Segment
+    segments: list[Segment] = field(default_factory=list)
+
+
+class _Reader:
+    def __init__(self, text: str, sink: list[Problem]) -> None:
+        self.text = text
+        self.sink = sink
+        self.isa: Segment | None = None
+        self.interchange: InterchangeHeader | None = None
+        self.group_count = 0
+        self.gs: Segment | None = None
+        self.group: GroupHeader | None = None
+        self.txn_count = 0
+        self.txn: _OpenTransaction | None = None
+
+    def problem(self, segment: Segment | None, message: str, element: str | None = None) -> None:
+        self.sink.append(
+            Problem(
+                message=message,
+                segment_id=segment.id if segment else None,
+                segment_index=segment.index if segment else None,
+                element=element,
+                interchange_control_number=self.interchange.control_number
+                if self.interchange
+                else None,
+                group_control_number=self.group.control_number if self.group else None,
+            )
+        )
+
+    def open_interchange(self, seg: Segment) -> None:
+        created = _parse_datetime(seg.get(9), seg.get(10), "%y%m%d")
+        if created is None:
+            self.problem(
+                seg, f"expected YYMMDD and HHMM, got {seg.get(9)!r} {seg.get(10)!r}", "ISA09"
+            )
+        self.isa = seg
+        self.interchange = InterchangeHeader(
+            authorization_qualifier=seg.get(1),
+            authorization_information=seg.get(2),
+            security_qualifier=seg.get(3),
+            security_information=seg.get(4),
+            sender_qualifier=seg.get(5),
+            sender_id=seg.get(6).rstrip(),
+            receiver_qualifier=seg.get(7),
+            receiver_id=seg.get(8).rstrip(),
+            created=created or UNKNOWN_TIME,
+            repetition_field=seg.get(11),
+            version=seg.get(12),
+            control_number=seg.get(13),
+            ack_requested=seg.get(14) == "1",
+            usage_indicator=seg.get(15),
+        )
+        self.group_count = 0
+
+    def close_interchange(self, iea: Segment) -> None:
+        assert self.interchange is not None
+        if iea.get(1) != str(self.group_count):
+            self.problem(
+                iea,
+                f"expected functional group count {self.group_count}, got {iea.get(1)!r}",
+                "IEA01",
+            )
+        if iea.get(2) != self.interchange.control_number:
+            self.problem(
+                iea,
+                f"expected interchange control number {self.interchange.control_number!r} (ISA13), "
+                f"got {iea.get(2)!r}",
+                "IEA02",
+            )
+        self.isa = None
+        self.interchange = None
+
+    def open_group(self, seg: Segment) -> None:
+        created = _parse_datetime(seg.get(4), seg.get(5), "%Y%m%d")
+        if created is None:
+            self.problem(
+                seg, f"expected CCYYMMDD and HHMM, got {seg.get(4)!r} {seg.get(5)!r}", "GS04"
+            )
+        self.gs = seg
+        self.group = GroupHeader(
+            functional_id=seg.get(1),
+            application_sender=seg.get(2),
+            application_receiver=seg.get(3),
+            created=created or UNKNOWN_TIME,
+            control_number=seg.get(6),
+            agency=seg.get(7),
+            version=seg.get(8),
+            segment_index=seg.index,
+        )
+        self.group_count += 1
+        self.txn_count = 0
+
+    def close_group(self, ge: Segment) -> None:
+        assert self.group is not None
+        if ge.get(1) != str(self.txn_count):
+            self.problem(
+                ge, f"expected transaction set count {self.txn_count}, got {ge.get(1)!r}", "GE01"
+            )
+        if ge.get(2) != self.group.control_number:
+            self.problem(
+                ge,
+                f"expected group control number {self.group.control_number!r} (GS06), got {ge.get(2)!r}",
+                "GE02",
+            )
+        self.gs = None
+        self.group = None
+
+    def finish_transaction(self, se: Segment | None, delimiters: Delimiters) -> Transaction:
+        assert self.txn is not None and self.interchange is not None and self.group is not None
+        st = self.txn.st
+        problems: list[Problem] = []
+        segments = [st, *self.txn.segments]
+        icn, gcn, tcn = self.interchange.control_number, self.group.control_number, st.get(2)
+
+        def located(problem: Problem) -> Problem:
+            return problem.in_envelope(interchange=icn, group=gcn, transaction=tcn)
+
+        if se is None:
+            last = segments[-1]
+            problems.append(
+                located(
+                    Problem(
+                        message="expected SE before the end of the transaction set",
+                        segment_id=last.id,
+                        segment_index=last.index,
+                    )
+                )
+            )
+        else:
+            segments.append(se)
+            if se.get(1) != str(len(segments)):
+                problems.append(
+                    located(
+                        Problem(
+                            message=f"expected segment count {len(segments)}, got {se.get(1)!r}",
+                            segment_id="SE",
+                            segment_index=se.index,
+                            element="SE01",
+                        )
+                    )
+                )
+            if se.get(2) != st.get(2):
+                problems.append(
+                    located(
+                        Problem(
+                            message=f"expected transaction set control number {st.get(2)!r} (ST02), "
+                            f"got {se.get(2)!r}",
+                            segment_id="SE",
+                            segment_index=se.index,
+                            element="SE02",
+                        )
+                    )
+                )
+        context = TransactionContext(
+            interchange=self.interchange,
+            group=self.group,
+            transaction_set_id=st.get(1),
+            control_number=st.get(2),
+            implementation_reference=st.get(3),
+            delimiters=delimiters,
+        )
+        self.txn = None
+        self.txn_count += 1
+        return Transaction(context, tuple(segments), tuple(problems))
+
+
+def decode(data: str | bytes) -> str:
+    """X12 text from bytes (UTF-8 with or without BOM, else Latin-1)."""
+    if isinstance(data, str):
+        return data
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return data.decode("latin-1")
+
+
+def read_transactions(
+    text: str | bytes, problems: list[Problem] | None = None
+) -> Iterator[Transaction]:
+    """Yield each transaction set of the interchange(s) in `text` with its envelope context.
+
+    Raises X12Error when no delimiters can be read (missing or malformed ISA). Envelope problems
+    outside a transaction set are appended to `problems` when given.
+    """
+    text = decode(text)
+    sink = problems if problems is not None else []
+    delimiters = read_delimiters(text)
+    reader = _Reader(text, sink)
+    last: Segment | None = None
+    for seg in iter_segments(text, delimiters):
+        last = seg
+        if reader.txn is not None and seg.id not in ("SE", "ST", "GE", "IEA", "GS", "ISA"):
+            reader.txn.segments.append(seg)
+            continue
+        if reader.txn is not None and seg.id != "SE":
+            yield reader.finish_transaction(None, delimiters)
+        if seg.id == "ISA":
+            if reader.interchange is not None:
+                reader.problem(seg, "expected IEA before the next ISA")
+            reader.open_interchange(seg)
+        elif reader.interchange is None:
+            reader.problem(seg, f"expected ISA, got {seg.id!r}")
+        elif seg.id == "IEA":
+            if reader.group is not None:
+                reader.problem(seg, "expected GE before IEA")
+            reader.close_interchange(seg)
+        elif seg.id == "GS":
+            if reader.group is not None:
+                reader.problem(seg, "expected GE before the next GS")
+            reader.open_group(seg)
+        elif reader.group is None:
+            reader.problem(seg, f"expected GS, got {seg.id!r}")
+        elif seg.id == "GE":
+            reader.close_group(seg)
+        elif seg.id == "ST":
+            reader.txn = _OpenTransaction(seg)
+        elif seg.id == "SE":
+            if reader.txn is None:
+                reader.problem(seg, "expected ST before SE")
+            else:
+                yield reader.finish_transaction(seg, delimiters)
+        else:
+            reader.problem(seg, f"expected ST, got {seg.id!r}")
+    if reader.txn is not None:
+        yield reader.finish_transaction(None, delimiters)
+    if reader.group is not None:
+        reader.problem(last, "expected GE before the end of the interchange")
+    if reader.interchange is not None:
+        reader.problem(last, "expected IEA at the end of the interchange")

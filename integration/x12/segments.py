@@ -1,0 +1,158 @@
+"""Segments: tokenizing an interchange and building segments with given delimiters.
+
+`iter_segments` yields `Segment(id, elements, index)` one at a time; elements keep their raw text
+so components (`Segment.components`) and repetitions (`Segment.repetitions`) stay splittable.
+Line breaks (CR, LF, CRLF) after segment terminators and whitespace around segments are skipped.
+
+`build_segment` writes one segment: an element is a `str`, a composite (`tuple` of components)
+or a repetition (`list` of simple or composite values). It refuses, with a located error, a value
+that contains a delimiter character; trailing empty elements and components are dropped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+from integration.x12.delimiters import Delimiters, strip_preamble
+from integration.x12.errors import Problem, X12Error
+
+Composite = tuple[str, ...]
+ElementValue = str | Composite | list[str | Composite]
+
+_SURROUNDING = " \t\r\n"
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    id: str
+    elements: tuple[str, ...]  # raw text of element 1..n (index 0 is element 01)
+    index: int  # 0-based position in the interchange (ISA = 0)
+    delimiters: Delimiters
+
+    def get(self, position: int) -> str:
+        """Raw text of element `position` (1-based); '' when absent."""
+        return self.elements[position - 1] if 0 < position <= len(self.elements) else ""
+
+    def components(self, position: int) -> tuple[str, ...]:
+        raw = self.get(position)
+        return tuple(raw.split(self.delimiters.component)) if raw else ()
+
+    def component(self, position: int, sub: int) -> str:
+        comps = self.components(position)
+        return comps[sub - 1] if 0 < sub <= len(comps) else ""
+
+    def repetitions(self, position: int) -> tuple[str, ...]:
+        raw = self.get(position)
+        if not raw:
+            return ()
+        rep = self.delimiters.repetition
+        return tuple(raw.split(rep)) if rep else (raw,)
+
+    def name(self, position: int) -> str:
+        """Element reference such as 'UM01'."""
+        return f"{self.id}{position:02d}"
+
+
+def iter_segments(text: str, delimiters: Delimiters, start_index: int = 0) -> Iterator[Segment]:
+    """Yield the segments of `text` (which starts with the ISA, after any BOM/whitespace)."""
+    body = strip_preamble(text)
+    index = start_index
+    for chunk in body.split(delimiters.segment):
+        raw = chunk.strip(_SURROUNDING)
+        if not raw:
+            continue
+        parts = raw.split(delimiters.element)
+        yield Segment(parts[0], tuple(parts[1:]), index, delimiters)
+        index += 1
+
+
+def tokenize(text: str, delimiters: Delimiters) -> list[Segment]:
+    return list(iter_segments(text, delimiters))
+
+
+def _check_value(
+    value: str,
+    delimiters: Delimiters,
+    segment_id: str,
+    position: int,
+    sub: int | None,
+    index: int | None,
+) -> None:
+    names = {
+        delimiters.element: "element separator",
+        delimiters.component: "component separator",
+        delimiters.segment: "segment terminator",
+    }
+    if delimiters.repetition is not None:
+        names[delimiters.repetition] = "repetition separator"
+    for char, label in names.items():
+        if char in value:
+            raise X12Error(
+                [
+                    Problem(
+                        segment_id=segment_id,
+                        segment_index=index,
+                        element=f"{segment_id}{position:02d}",
+                        component=sub,
+                        message=f"expected a value without the {label} {char!r}, got {value!r}",
+                    )
+                ]
+            )
+
+
+def _composite(
+    values: Composite, delimiters: Delimiters, segment_id: str, position: int, index: int | None
+) -> str:
+    comps = list(values)
+    while comps and comps[-1] == "":
+        comps.pop()
+    for sub, comp in enumerate(comps, start=1):
+        _check_value(comp, delimiters, segment_id, position, sub, index)
+    return delimiters.component.join(comps)
+
+
+def build_segment(
+    segment_id: str,
+    elements: Sequence[ElementValue],
+    delimiters: Delimiters,
+    index: int | None = None,
+) -> str:
+    """One segment, terminator included; X12Error (located at `index`) on a delimiter in a value."""
+    rendered: list[str] = []
+    for position, value in enumerate(elements, start=1):
+        if isinstance(value, str):
+            _check_value(value, delimiters, segment_id, position, None, index)
+            rendered.append(value)
+        elif isinstance(value, tuple):
+            rendered.append(_composite(value, delimiters, segment_id, position, index))
+        else:
+            if delimiters.repetition is None and len(value) > 1:
+                raise X12Error(
+                    [
+                        Problem(
+                            segment_id=segment_id,
+                            segment_index=index,
+                            element=f"{segment_id}{position:02d}",
+                            message="expected one value (the interchange has no repetition separator), "
+                            f"got {len(value)}",
+                        )
+                    ]
+                )
+            reps: list[str] = []
+            for rep in value:
+                if isinstance(rep, tuple):
+                    reps.append(_composite(rep, delimiters, segment_id, position, index))
+                else:
+                    _check_value(rep, delimiters, segment_id, position, None, index)
+                    reps.append(rep)
+            rendered.append((delimiters.repetition or "").join(reps))
+    while rendered and rendered[-1] == "":
+        rendered.pop()
+    return delimiters.element.join([segment_id, *rendered]) + delimiters.segment
+
+
+def render_raw(segment: Segment, delimiters: Delimiters | None = None) -> str:
+    """A tokenized segment back to text (no value checks: its raw elements hold separators)."""
+    d = delimiters or segment.delimiters
+    return d.element.join([segment.id, *segment.elements]) + d.segment
