@@ -55,10 +55,13 @@ class OrderFact:
 @dataclass(frozen=True, slots=True)
 class Prescriber:
     """The ordering practitioner. `specialties` come from the chart (PractitionerRole.specialty
-    or Practitioner.qualification), normalised to the rule language's names."""
+    or Practitioner.qualification), normalised to the rule language's names; `npi` and `name`
+    as the chart records them (None when it doesn't: never filled in from elsewhere)."""
 
     source: str
     specialties: tuple[str, ...] = ()
+    npi: str | None = None
+    name: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -144,6 +144,9 @@ class SpecialtyMap:
         return tuple(dict.fromkeys(found))
 
 
+NPI_SYSTEM = "http://hl7.org/fhir/sid/us-npi"
+
+
 def prescriber_from_fhir(resource: Mapping[str, Any], specialties: SpecialtyMap) -> Prescriber:
     """Specialties from PractitionerRole.specialty or Practitioner.qualification[].code."""
     kind = resource.get("resourceType")
@@ -154,4 +157,28 @@ def prescriber_from_fhir(resource: Mapping[str, Any], specialties: SpecialtyMap)
         concepts = [q.get("code") or {} for q in resource.get("qualification") or []]
     else:
         raise OrderError(f"requester: expected Practitioner or PractitionerRole, got {kind!r}")
-    return Prescriber(source=source, specialties=specialties.names(concepts))
+    npi = next(
+        (
+            str(i["value"])
+            for i in resource.get("identifier") or []
+            if i.get("system") == NPI_SYSTEM and i.get("value")
+        ),
+        None,
+    )
+    return Prescriber(
+        source=source, specialties=specialties.names(concepts), npi=npi, name=_name(resource)
+    )
+
+
+def _name(resource: Mapping[str, Any]) -> str | None:
+    if resource.get("resourceType") == "PractitionerRole":
+        display = (resource.get("practitioner") or {}).get("display")
+        return str(display) if display else None
+    names = resource.get("name") or []
+    official = next((n for n in names if n.get("use") == "official"), names[0] if names else None)
+    if not official:
+        return None
+    if official.get("text"):
+        return str(official["text"])
+    parts = [*official.get("given", []), official.get("family")]
+    return " ".join(p for p in parts if p) or None

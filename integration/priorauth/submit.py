@@ -18,7 +18,7 @@ from typing import Any, Protocol
 from integration.domain.evidence import ClinicalEvidence, from_json
 from integration.domain.priorauth import Assessment, Channel, PayerResponse
 from integration.priorauth.cases import CaseState
-from integration.priorauth.channels import pas
+from integration.priorauth.channels import pas, x278
 from integration.priorauth.channels.transport import ChannelError, PayerTransport
 from integration.priorauth.packet import Attestation, build_packet_bundle, render_packet_pdf
 from integration.store.models import PaCase
@@ -136,7 +136,34 @@ def _add_documents(bundle: dict[str, Any], out: Outbound) -> None:
         )
 
 
-FLOWS: dict[Channel, ChannelFlow] = {Channel.PAS: pas_flow}
+def x278_flow(
+    out: Outbound, base_url: str, transport: PayerTransport, record: Record
+) -> PayerResponse:
+    """X12 278: the request with a PWK per document (the signed packet, then any added)."""
+    try:
+        request = x278.build_request(
+            case_id=out.case.id,
+            assessment=out.assessment,
+            evidence=out.evidence,
+            practice_name=out.practice.name,
+            practice_npi=out.practice.npi,
+            documents=1 + len(out.attachments),
+            now=out.now,
+        )
+    except x278.MissingForRequest as exc:
+        raise SubmissionError(f"case {out.case.id}: the 278 can't be built: {exc}") from None
+    payer = out.assessment.payer.id.upper() if out.assessment.payer else "PAYER"
+    body = x278.write_request(
+        request, sender_id=out.practice.npi, receiver_id=payer, clock=lambda: out.now
+    )
+    correlation = request.header.reference_id
+    record("out", "278", x278.CONTENT_TYPE, body, correlation)
+    reply = transport.post(base_url.rstrip("/") + x278.PATH, body, x278.CONTENT_TYPE, "*/*")
+    record("in", "278", reply.content_type or x278.CONTENT_TYPE, reply.body, correlation)
+    return x278.read_response(reply.status, reply.body)
+
+
+FLOWS: dict[Channel, ChannelFlow] = {Channel.PAS: pas_flow, Channel.X12_278: x278_flow}
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,12 +3,17 @@ on every channel derm-rcm sends by, deciding each from data (`payer_rules`, the 
 sets). A test double: no real payer's policy, and no state beyond this process.
 
     POST /payer/fhir/Claim/$submit   Da Vinci PAS request Bundle  -> ClaimResponse Bundle
+    POST /payer/x12/278              X12 278 request (005010X217) -> 278 response
+
+A 278 that can't be read is refused with HTTP 400 and the located problems as text (a
+clearinghouse would send a 999; that acknowledgement belongs to the X12 engine's issue).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -17,6 +22,18 @@ from flask import Blueprint, Response, request
 
 from integration.sandbox.outcome import FhirError, fhir_response
 from integration.sandbox.payer_rules import Decision, PayerDecisions, PayerRequest
+from integration.x12.envelope import EnvelopeParams, SequentialControlNumbers
+from integration.x12.t278_005010x217 import Attachment as X12Attachment
+from integration.x12.t278_005010x217 import (
+    DatePeriod,
+    Request278,
+    Response278,
+    ServiceDelivery,
+    read_278_request,
+    write_278_response,
+)
+from integration.x12.t278_005010x217 import Decision as X12Decision
+from integration.x12.t278_005010x217 import Header as X12Header
 
 ICD10_SYSTEMS = ("http://hl7.org/fhir/sid/icd-10-cm", "http://hl7.org/fhir/sid/icd-10")
 REVIEW_ACTION = "http://hl7.org/fhir/us/davinci-pas/StructureDefinition/extension-reviewAction"
@@ -200,6 +217,77 @@ def claim_response_bundle(
     }
 
 
+_X12_ACTION = {"approved": "A1", "denied": "A3", "pended": "A4"}
+_X12_DELIMITERS = str.maketrans({"*": "-", ":": " -", "^": " ", "~": "-", ">": " "})
+
+
+def _x12_text(text: str) -> str:
+    """Free text made safe for X12 elements: no delimiter characters."""
+    return " ".join(text.translate(_X12_DELIMITERS).split())
+
+
+def x12_request(request_278: Request278, today: date) -> PayerRequest:
+    """What a 278 asks for: its service lines' codes and units, diagnoses, PWK documents."""
+    event = request_278.event
+    assert event is not None  # the reader reports a 278 without 2000E as a problem
+    codes = tuple(s.procedure.code for s in event.services if s.procedure is not None)
+    quantities = [
+        s.professional.quantity
+        for s in event.services
+        if s.professional is not None and s.professional.quantity is not None
+    ]
+    when = event.date("AAH") or event.date("472")
+    return PayerRequest(
+        channel="x12-278",
+        codes=codes,
+        diagnoses=tuple(d.code for d in event.diagnoses),
+        quantity=max(quantities) if quantities else None,
+        service_date=when.start if when else today,
+        attachments=len(event.attachments),
+        member_id=request_278.subscriber.id if request_278.subscriber else None,
+    )
+
+
+def x12_response(
+    request_278: Request278, asked: PayerRequest, decision: Decision, now: datetime
+) -> Response278:
+    """The answer: the request echoed (TRN type 2), one HCR on the event and its lines, the
+    certified period (DTP 007) and units (HSD) on an approval, a PWK per document asked for."""
+    event = request_278.event
+    assert event is not None
+    code = _X12_ACTION[decision.outcome]
+    if decision.outcome == "approved" and asked.quantity and decision.units != asked.quantity:
+        code = "A6"  # modified: fewer units than asked
+    hcr = X12Decision(code, decision.auth_number or "", decision.reason_code or "")
+    dates = event.dates
+    delivery = None
+    if decision.start and decision.end:
+        dates = (*dates, DatePeriod("007", decision.start, decision.end))
+    if decision.units is not None:
+        delivery = ServiceDelivery(quantity_qualifier="UN", quantity=decision.units)
+    return Response278(
+        header=X12Header(
+            reference_id=request_278.header.reference_id, created=now, transaction_type="18"
+        ),
+        umo=request_278.umo,
+        requester=request_278.requester,
+        subscriber=request_278.subscriber,
+        dependent=request_278.dependent,
+        event=replace(
+            event,
+            traces=tuple(replace(t, type_code="2") for t in event.traces),
+            decision=hcr,
+            dates=dates,
+            delivery=delivery,
+            attachments=tuple(
+                X12Attachment("OZ", "EL", description=_x12_text(a)[:80]) for a in decision.ask
+            ),
+            message=_x12_text(decision.reason)[:264],
+            services=tuple(replace(s, decision=hcr) for s in event.services),
+        ),
+    )
+
+
 def payer_blueprint(decisions: PayerDecisions) -> Blueprint:
     bp = Blueprint("sandbox_payer", __name__, url_prefix="/payer")
     received: list[str] = []
@@ -217,5 +305,39 @@ def payer_blueprint(decisions: PayerDecisions) -> Blueprint:
         response_id = f"sbx-{decisions.auth_number(asked)[-10:].lower()}-{len(received)}"
         body = claim_response_bundle(claim, decision, response_id=response_id, now=now)
         return fhir_response(body, 200)
+
+    @bp.post("/x12/278")
+    def x12_278() -> Response:
+        text = request.get_data().decode("ascii", errors="replace")
+        requests_278, problems = read_278_request(text)
+        if problems or len(requests_278) != 1:
+            found = [p.render() for p in problems] or [
+                f"expected one 278 request, got {len(requests_278)}"
+            ]
+            return Response("\n".join(found) + "\n", 400, mimetype="text/plain")
+        now = datetime.now(UTC)
+        asked = x12_request(requests_278[0], now.date())
+        decision = decisions.decide(asked)
+        received.append("x12-278")
+        answer = x12_response(requests_278[0], asked, decision, now)
+        number = len(received)
+        body = write_278_response(
+            answer,
+            EnvelopeParams(
+                sender_qualifier="ZZ",
+                sender_id="SANDBOXPAYER",
+                receiver_qualifier="ZZ",
+                receiver_id=(
+                    requests_278[0].envelope.interchange.sender_id
+                    if requests_278[0].envelope
+                    else "DERMRCM"
+                ),
+                usage_indicator="T",
+            ),
+            lambda: now,
+            SequentialControlNumbers(interchange=number, group=number, transaction=1),
+            segment_suffix="\n",
+        )
+        return Response(body, 200, mimetype="application/edi-x12")
 
     return bp

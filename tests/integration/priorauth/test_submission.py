@@ -246,3 +246,67 @@ def test_stored_assessment_json_reads_back_as_the_same_assessment(refs: PaRefere
     )
     again = from_json(Assessment, json.loads(json.dumps(assessment.to_json())))
     assert again == replace(assessment)
+
+
+def test_x12_278_mohs_is_approved_with_the_certified_period(
+    stores: Any, refs: PaReferences, payer: Sandbox
+) -> None:
+    cases, subs, _ = stores
+    case_id = _ready_case(stores, refs, "bcc-mohs", _order("mohs"), "aetna")
+
+    done = _submitter(subs, _base(payer)).submit(case_id, actor="coordinator", now=NOW)
+
+    assert (done.channel, done.state) == (Channel.X12_278, CaseState.APPROVED)
+    case = cases.case(case_id)
+    assert case is not None
+    assert case.auth_number is not None and case.auth_number.startswith("SBXPA")
+    assert (case.approved_from, case.approved_to) == ("2026-11-20", "2027-02-17")
+    sent, answer = subs.messages(case_id)
+    assert sent.body.startswith("ISA*") and "ST*278*" in sent.body
+    assert "NM1*IL*1*Pettibone*Eugenia****MI*7RX3HN2PK48" in sent.body
+    assert "SV1*HC:17311**UN*3" in sent.body
+    assert "HI*ABK:C44311" in sent.body
+    assert f"HCR*A1*{case.auth_number}" in answer.body
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_x12_278_asks_for_records_with_pwk_then_approves_the_resubmission(
+    stores: Any, refs: PaReferences, payer: Sandbox
+) -> None:
+    _cases, subs, _ = stores
+    order = _order("mohs", quantityQuantity={"value": 6})
+    case_id = _ready_case(stores, refs, "bcc-mohs", order, "aetna")
+    submitter = _submitter(subs, _base(payer))
+
+    first = submitter.submit(case_id, actor="coordinator", now=NOW)
+
+    assert first.state is CaseState.MORE_INFO
+    assert first.response.ask == ("operative note", "pathology report")
+    note = Attachment("Operative note", "text/plain", b"stages 1-6")
+    second = submitter.submit(case_id, actor="coordinator", now=NOW, attachments=[note])
+    assert second.state is CaseState.APPROVED
+    assert subs.messages(case_id)[2].body.count("PWK*77*EL") == 2
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_x12_278_a_chart_without_a_member_id_is_not_sent(
+    stores: Any, refs: PaReferences, payer: Sandbox
+) -> None:
+    cases, subs, _ = stores
+    case_id = _ready_case(stores, refs, "bcc-mohs", _order("mohs"), "aetna")
+    # the stored chart loses its coverage's member id
+    case = cases.case(case_id)
+    assert case is not None
+    evidence = json.loads(case.evidence_json)
+    for coverage in evidence["coverage"]:
+        coverage["member_id"] = None
+    _, _, sessions = stores
+    with sessions.begin() as session:
+        from integration.store.models import PaCase
+
+        row = session.get(PaCase, case_id)
+        row.evidence_json = json.dumps(evidence)
+
+    with pytest.raises(SubmissionError, match="member id: no current coverage with a member id"):
+        _submitter(subs, _base(payer)).submit(case_id, actor="coordinator", now=NOW)
+    assert subs.messages(case_id) == []

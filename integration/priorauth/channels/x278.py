@@ -1,0 +1,236 @@
+"""X12 278 (005010X217) for a case: the request built from the case's order, chart evidence and
+signed packet, and the payer's 278 response read back as a PayerResponse.
+
+The request names the practice as requester (2010B, its NPI), the patient as subscriber with the
+member id of the chart's current coverage, the order's codes as service lines, its diagnoses
+(the order's reasons, else the chart's active ICD-10 diagnoses, at most 12), and one PWK per
+document that goes with it (the signed packet and anything added). The response's HCR decides;
+PWK segments in a response are what the payer asks for."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, datetime
+from decimal import Decimal
+
+from integration.domain.evidence import ClinicalEvidence, CoverageFact
+from integration.domain.priorauth import Assessment, Outcome, PayerResponse
+from integration.priorauth.channels.pas import ACTIONS
+from integration.priorauth.channels.transport import ChannelError
+from integration.x12.envelope import EnvelopeParams, SequentialControlNumbers
+from integration.x12.errors import X12Error
+from integration.x12.t278_005010x217 import (
+    Attachment,
+    DatePeriod,
+    Demographics,
+    Diagnosis,
+    Header,
+    Party,
+    PatientEvent,
+    Procedure,
+    ProfessionalService,
+    Request278,
+    Response278,
+    Review,
+    ServiceLevel,
+    Trace,
+    read_278_response,
+    write_278_request,
+)
+
+PATH = "/x12/278"
+CONTENT_TYPE = "application/edi-x12"
+_GENDER = {"female": "F", "male": "M"}
+#: UM03 service type: 2 surgical for the Mohs codes, else 1 medical care
+_SURGICAL = ("1731",)
+
+
+class MissingForRequest(ValueError):
+    """Something the 278 needs that the chart doesn't hold (never filled in)."""
+
+
+def _coverage(assessment: Assessment, evidence: ClinicalEvidence) -> CoverageFact | None:
+    wanted = assessment.payer.coverage if assessment.payer else None
+    for c in evidence.coverage:
+        if wanted and c.source.split("/_history/")[0] == wanted.split("/_history/")[0]:
+            return c
+    return next((c for c in evidence.coverage if c.current), None)
+
+
+def _diagnoses(assessment: Assessment, evidence: ClinicalEvidence) -> tuple[Diagnosis, ...]:
+    icd = [c.code for c in assessment.order.reasons if "icd-10" in c.system]
+    if not icd:
+        icd = [
+            d.icd10
+            for d in evidence.diagnoses
+            if d.icd10 and d.clinical_status in (None, "active", "recurrence", "relapse")
+        ]
+    unique = list(dict.fromkeys(icd))[:12]
+    return tuple(
+        Diagnosis.principal(c) if i == 0 else Diagnosis.other(c) for i, c in enumerate(unique)
+    )
+
+
+def build_request(
+    *,
+    case_id: str,
+    assessment: Assessment,
+    evidence: ClinicalEvidence,
+    practice_name: str,
+    practice_npi: str,
+    documents: int,
+    now: datetime,
+) -> Request278:
+    """The 278 request; MissingForRequest saying what the chart lacks."""
+    order = assessment.order
+    coverage = _coverage(assessment, evidence)
+    if coverage is None or not coverage.member_id:
+        raise MissingForRequest("member id: no current coverage with a member id in the chart")
+    patient = evidence.patient
+    if patient is None or not patient.name:
+        raise MissingForRequest("patient name: not in the chart")
+    # FHIR gives the name as one string here; the last word is taken as the family name
+    *given, family = patient.name.split()
+    codes = [c.code for c in order.codes if c.code]
+    if not codes:
+        raise MissingForRequest(f"{order.source}: the order carries no code")
+    served = date.fromisoformat((order.occurrence or assessment.date)[:10])
+    quantity = Decimal(str(order.quantity)) if order.quantity is not None else None
+    service_type = "2" if any(c.startswith(_SURGICAL) for c in codes) else "1"
+    review = Review(request_category="HS", certification_type="I", service_type=service_type)
+    diagnoses = _diagnoses(assessment, evidence)
+    if not diagnoses:
+        raise MissingForRequest("diagnosis: no ICD-10-CM code on the order or in the chart")
+    trace = case_id.replace("-", "")[:30].upper()
+    return Request278(
+        header=Header(reference_id=trace, created=now),
+        umo=Party(
+            entity_code="X3",
+            entity_type="2",
+            last_or_organization=(assessment.payer.name if assessment.payer else "PAYER")[:60],
+            id_qualifier="PI",
+            id=(assessment.payer.id if assessment.payer else "UNKNOWN").upper()[:80],
+        ),
+        requester=Party(
+            entity_code="1P",
+            entity_type="2",
+            last_or_organization=practice_name[:60],
+            id_qualifier="XX",
+            id=practice_npi,
+        ),
+        subscriber=Party(
+            entity_code="IL",
+            entity_type="1",
+            last_or_organization=family,
+            first=" ".join(given),
+            id_qualifier="MI",
+            id=coverage.member_id,
+            demographics=Demographics(
+                date.fromisoformat(patient.birth_date) if patient.birth_date else None,
+                _GENDER.get(patient.gender or "", "U"),
+            ),
+        ),
+        event=PatientEvent(
+            traces=(Trace("1", trace, "1" + practice_npi[:9]),),
+            review=Review(
+                request_category="HS",
+                certification_type="I",
+                service_type=service_type,
+                facility_code="11",
+                facility_qualifier="B",
+            ),
+            dates=(DatePeriod("AAH", served),),
+            diagnoses=diagnoses,
+            attachments=tuple(
+                Attachment("77", "EL", f"{trace[:20]}-{i}") for i in range(1, documents + 1)
+            ),
+            services=tuple(
+                ServiceLevel(
+                    review=review,
+                    professional=ProfessionalService(
+                        procedure=Procedure.hcpcs(code), unit="UN", quantity=quantity
+                    ),
+                )
+                for code in codes
+            ),
+        ),
+    )
+
+
+def write_request(
+    request: Request278, *, sender_id: str, receiver_id: str, clock: Callable[[], datetime]
+) -> bytes:
+    moment = clock()
+    number = int(moment.timestamp()) % 1_000_000_000 or 1
+    params = EnvelopeParams(
+        sender_qualifier="ZZ",
+        sender_id=sender_id[:15],
+        receiver_qualifier="ZZ",
+        receiver_id=receiver_id[:15],
+        usage_indicator="T",
+    )
+    try:
+        text = write_278_request(
+            request,
+            params,
+            clock,
+            SequentialControlNumbers(interchange=number, group=number, transaction=1),
+            segment_suffix="\n",
+        )
+    except X12Error as exc:
+        raise ChannelError("278 request: " + "; ".join(p.render() for p in exc.problems)) from None
+    return text.encode("ascii", errors="strict")
+
+
+def read_response(status: int, body: bytes) -> PayerResponse:
+    """The decision in a 278 response (the patient event's HCR, else the first service's)."""
+    text = body.decode("ascii", errors="replace")
+    if status >= 400:
+        raise ChannelError(f"278: the payer refused the request (HTTP {status}): {text[:300]}")
+    responses, problems = read_278_response(text)
+    if problems:
+        raise ChannelError("278 response: " + "; ".join(p.render() for p in problems[:5]))
+    if len(responses) != 1 or responses[0].event is None:
+        raise ChannelError(
+            f"278 response: expected one transaction with a patient event, got {len(responses)}"
+        )
+    return _decision(responses[0])
+
+
+def _decision(response: Response278) -> PayerResponse:
+    event = response.event
+    assert event is not None
+    decision = event.decision or next((s.decision for s in event.services if s.decision), None)
+    where = "2000E HCR" if event.decision else "2000F HCR"
+    if decision is None:
+        rejects = [v for v in (*response.umo_validations, *event.validations) if not v.valid]
+        if rejects:
+            codes = ", ".join(v.reject_reason for v in rejects)
+            raise ChannelError(f"278 response AAA: the payer rejected the request ({codes})")
+        raise ChannelError("278 response 2000E: expected an HCR decision, found none")
+    outcome = ACTIONS.get(decision.action_code)
+    if outcome is None:
+        raise ChannelError(
+            f"278 response {where}01: expected one of {', '.join(ACTIONS)}, "
+            f"got {decision.action_code!r}"
+        )
+    ask = tuple(a.description for a in event.attachments if a.description)
+    if outcome is Outcome.PENDED and ask:
+        outcome = Outcome.MORE_INFO
+    period = event.date("007") or event.date("AAH")
+    units = event.delivery.quantity if event.delivery else None
+    trace = next((t.number for t in event.traces), None)
+    return PayerResponse(
+        outcome=outcome,
+        reason=event.message or None,
+        reason_code=decision.reason_code or None,
+        auth_number=decision.review_number or None if outcome is Outcome.APPROVED else None,
+        start=period.start.isoformat() if period and outcome is Outcome.APPROVED else None,
+        end=period.end.isoformat()
+        if period and period.end and outcome is Outcome.APPROVED
+        else None,
+        units=None if units is None else format(units.normalize(), "f"),
+        payer_reference=decision.review_number or trace,
+        ask=ask,
+        where=where,
+    )
