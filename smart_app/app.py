@@ -14,11 +14,13 @@ from integration.paths import project_root
 from integration.settings import Settings
 from integration.store.database import make_engine, session_factory
 from integration.store.feed_chart import FeedCharts
+from integration.store.pa_cases import PaCaseStore
+from integration.store.pa_reviews import PaReviewStore
 from integration.store.secrets import TokenCipher, load_or_create_secret
 from integration.store.smart_sessions import SmartSessionStore
 from smart_app import errors
 from smart_app.services import AppServices
-from smart_app.views import evidence, interfaces, launch
+from smart_app.views import evidence, interfaces, launch, priorauth
 
 log = logging.getLogger(__name__)
 
@@ -61,12 +63,16 @@ def create_app(settings: Settings | None = None) -> Flask:
     services = AppServices(settings, store, load_evidence_maps(), FeedCharts(sessions))
     app.extensions["dermrcm"] = services
     app.extensions["dermrcm.engine"] = engine
+    app.extensions["dermrcm.pa_cases"] = PaCaseStore(sessions)
+    # the rule library is loaded on the first PA request, not here (it takes a second)
+    app.extensions["dermrcm.pa_reviews"] = PaReviewStore(sessions, lambda: services.pa_references)
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.jinja_env.filters["num"] = _number
     errors.register(app)
     app.register_blueprint(launch.bp)
     app.register_blueprint(evidence.bp)
     app.register_blueprint(interfaces.bp)
+    app.register_blueprint(priorauth.bp)
     app.register_blueprint(cds_hooks.create_blueprint(settings, services.maps))
     ancestors = " ".join(["'self'", *services.frame_ancestors()])
 

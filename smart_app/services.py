@@ -6,6 +6,7 @@ import logging
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from functools import cached_property
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -13,9 +14,13 @@ from integration.domain.evidence import ClinicalEvidence
 from integration.fhir.chart_evidence import chart_evidence
 from integration.fhir.chart_reader import CHART_SEARCHES, ChartFetch
 from integration.fhir.client import ClientOptions, FhirClient
-from integration.fhir.errors import FhirHttpError
+from integration.fhir.errors import FhirForbidden, FhirHttpError
+from integration.fhir.pa_check import PaCheck, pa_check, read_prescriber
 from integration.fhir.scopes import missing as missing_scopes
 from integration.mapping.evidence_maps import EvidenceMaps
+from integration.priorauth.assess import assess
+from integration.priorauth.order import OrderError, order_from_fhir
+from integration.priorauth.references import PaReferences, load_pa_references
 from integration.settings import Settings
 from integration.store.feed_chart import FeedCharts, add_feed_resources
 from integration.store.smart_sessions import LaunchedSession, PendingLaunch, SmartSessionStore
@@ -32,6 +37,27 @@ ESSENTIAL_TYPES = ("Patient", "Condition", "Observation")
 class EvidenceResult:
     evidence: ClinicalEvidence
     fetch: ChartFetch
+
+
+#: the orders a PA screen lists, and the statuses that still need a decision
+PA_ORDER_TYPES = ("MedicationRequest", "ServiceRequest")
+PA_ORDER_STATUSES = frozenset({"active", "draft", "on-hold"})
+
+
+@dataclass(frozen=True, slots=True)
+class OrderCheck:
+    """One order of the chart and its PA check, or why it could not be checked."""
+
+    reference: str
+    resource: dict[str, Any]
+    check: PaCheck | None
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PaChecklist:
+    orders: list[OrderCheck]
+    not_read: list[str]  # why an order type was not read (no scope, server refused)
 
 
 class AppServices:
@@ -314,3 +340,109 @@ class AppServices:
             if i.get("value")
         ]
         return self.feed.resource(identifiers, type_name, resource_id)
+
+    # -- prior authorization ------------------------------------------------------------------
+
+    @cached_property
+    def pa_references(self) -> PaReferences:
+        """The payer-rule library and its vocabularies, loaded on first use."""
+        return load_pa_references()
+
+    def _patient(self, session: LaunchedSession) -> str:
+        if not session.patient_id:
+            raise LaunchError("no-patient", "This session has no patient in context.", 400)
+        return session.patient_id
+
+    def pa_order(
+        self, session: LaunchedSession, type_name: str, resource_id: str
+    ) -> dict[str, Any]:
+        """The order `type_name/resource_id` as the EHR returns it, if it is the launched
+        patient's; a not-found LaunchError otherwise."""
+        patient_id = self._patient(session)
+        if type_name not in PA_ORDER_TYPES:
+            raise LaunchError(
+                "not-found",
+                f"order: expected a MedicationRequest or ServiceRequest, got {type_name!r}",
+                404,
+            )
+        gone = LaunchError(
+            "not-found",
+            f"{type_name}/{resource_id}: not in this patient's chart (or not readable with "
+            "this launch's access)",
+            404,
+        )
+        try:
+            resource = self.read_resource(session, type_name, resource_id)
+        except FhirForbidden:
+            raise gone from None
+        except FhirHttpError as exc:
+            if exc.status in (404, 410):
+                raise gone from None
+            raise
+        subject = str((resource.get("subject") or {}).get("reference") or "")
+        if subject.split("/_history/")[0].split("/")[-2:] != ["Patient", patient_id]:
+            raise LaunchError(
+                "not-found", f"{type_name}/{resource_id}: not an order of this patient", 404
+            )
+        return resource
+
+    def pa_check(self, session: LaunchedSession, order: dict[str, Any], day: date) -> PaCheck:
+        """What `dermrcm pa check` decides for the order (the chart's payer, `day`); LaunchError
+        for an order that can't be assessed."""
+        patient_id = self._patient(session)
+        client = self.client(session)
+        try:
+            return pa_check(client, patient_id, order, day, self.pa_references, self.maps)
+        except OrderError as exc:
+            raise LaunchError("http-error", str(exc), 422) from None
+        finally:
+            client.close()
+
+    def pa_checklist(self, session: LaunchedSession, day: date) -> PaChecklist:
+        """Every order of the chart still to be decided (active, draft, on hold), each checked
+        as `pa_check` does, reading the chart once."""
+        patient_id = self._patient(session)
+        refs = self.pa_references
+        not_read: list[str] = []
+        client = self.client(session)
+        try:
+            resources: list[dict[str, Any]] = []
+            for type_name in PA_ORDER_TYPES:
+                if missing_scopes(session.scopes, [type_name]):
+                    not_read.append(f"{type_name}: the launch was not granted a scope to read it")
+                    continue
+                try:
+                    found = client.search(type_name, {"patient": patient_id})
+                except FhirForbidden:
+                    not_read.append(f"{type_name}: the EHR refused the search (403)")
+                    continue
+                except FhirHttpError as exc:
+                    if exc.status not in (400, 403, 404, 405, 501):
+                        raise
+                    not_read.append(f"{type_name}: the EHR refused the search ({exc.status})")
+                    continue
+                resources.extend(r for r in found.matches if r.get("status") in PA_ORDER_STATUSES)
+            if not resources:
+                return PaChecklist([], not_read)
+            evidence, _fetch = chart_evidence(client, patient_id, self.maps, day)
+            out = []
+            for resource in resources:
+                reference = f"{resource.get('resourceType')}/{resource.get('id')}"
+                try:
+                    order = order_from_fhir(resource, where=reference)
+                except OrderError as exc:
+                    out.append(OrderCheck(reference, resource, None, str(exc)))
+                    continue
+                prescriber = read_prescriber(client, order, refs)
+                assessment = assess(
+                    evidence, order, refs.library, refs.lookups, day, prescriber=prescriber
+                )
+                out.append(
+                    OrderCheck(
+                        reference, resource, PaCheck(assessment, evidence, order, prescriber)
+                    )
+                )
+        finally:
+            client.close()
+        log.info("pa checklist orders=%d not_read=%d", len(out), len(not_read))
+        return PaChecklist(out, not_read)

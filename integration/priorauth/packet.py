@@ -15,7 +15,7 @@ import re
 import uuid
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from functools import cache
@@ -83,6 +83,17 @@ class Attestation:
     signed: date | None = None
     practitioner_ref: str | None = None
     text: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ClinicianReview:
+    """What the clinician wrote for the packet: the medical necessity statement (free text) and
+    a note for each `attestation` criterion they attest ({criterion id: note}). `version` is
+    the review version printed (None: not stored)."""
+
+    narrative: str
+    attestations: Mapping[str, str] = field(default_factory=dict)
+    version: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -374,6 +385,29 @@ def _photo_views(
     return embedded, absent
 
 
+def _review_view(
+    review: ClinicianReview | None, criteria: Sequence[dict[str, Any]]
+) -> dict[str, Any] | None:
+    if review is None:
+        return None
+    texts = {c["id"]: c["text"] for c in criteria}
+    unknown = [cid for cid in review.attestations if cid not in texts]
+    if unknown:
+        raise PacketError(
+            f"review: attestations: expected criteria of the checklist, got {', '.join(unknown)}"
+        )
+    return {
+        "narrative": review.narrative,
+        "paragraphs": [p.strip() for p in re.split(r"\n\s*\n", review.narrative) if p.strip()],
+        "version": review.version,
+        "attestations": [
+            {"id": cid, "criterion": texts[cid], "note": review.attestations[cid]}
+            for cid in texts
+            if cid in review.attestations
+        ],
+    }
+
+
 def packet_view(
     assessment: Assessment,
     evidence: ClinicalEvidence,
@@ -383,6 +417,7 @@ def packet_view(
     created: datetime,
     packet_id: str | None = None,
     template: PacketTemplate | None = None,
+    review: ClinicianReview | None = None,
 ) -> dict[str, Any]:
     """Everything the template prints, as plain values (each fact with its source)."""
     tpl = template or default_template()
@@ -532,6 +567,7 @@ def packet_view(
         "problems": [{"source": p.source, "message": p.message} for p in evidence.problems],
         "notes": list(assessment.notes),
         "attestation": _attestation_view(attestation, tpl),
+        "review": _review_view(review, criteria),
         "unsigned_text": tpl.unsigned_text,
         "stylesheet": tpl.stylesheet,  # a file beside the template, included by it
     }
@@ -546,8 +582,10 @@ def render_packet_html(
     created: datetime,
     packet_id: str | None = None,
     template: PacketTemplate | None = None,
+    review: ClinicianReview | None = None,
 ) -> str:
-    """The packet as one self-contained HTML document (styles inlined, photos as data: URIs)."""
+    """The packet as one self-contained HTML document (styles inlined, photos as data: URIs).
+    `review` adds the clinician's medical necessity statement and attestation notes."""
     tpl = template or default_template()
     view = packet_view(
         assessment,
@@ -557,6 +595,7 @@ def render_packet_html(
         created=created,
         packet_id=packet_id,
         template=tpl,
+        review=review,
     )
     return _environment(tpl.folder).get_template(tpl.template).render(view)
 
@@ -570,6 +609,7 @@ def render_packet_pdf(
     created: datetime,
     packet_id: str | None = None,
     template: PacketTemplate | None = None,
+    review: ClinicianReview | None = None,
 ) -> bytes:
     """The packet as a letter-size PDF (WeasyPrint). Nothing outside the HTML is fetched."""
     weasyprint = _weasyprint()
@@ -581,6 +621,7 @@ def render_packet_pdf(
         created=created,
         packet_id=packet_id,
         template=template,
+        review=review,
     )
     fetcher = weasyprint.urls.URLFetcher(allowed_protocols={"data"}, fail_on_errors=True)
     pdf = weasyprint.HTML(string=html, url_fetcher=fetcher).write_pdf()

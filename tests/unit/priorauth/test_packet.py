@@ -31,6 +31,7 @@ from integration.priorauth.order import order_from_fhir
 from integration.priorauth.packet import (
     SUPPORTING_INFO_CODES,
     Attestation,
+    ClinicianReview,
     PacketError,
     PacketPhoto,
     build_packet_bundle,
@@ -429,3 +430,47 @@ def test_packet_template_mapping_is_valid() -> None:
     data: dict[str, Any] = docs[0].data
     assert (folder / data["template"]).is_file()
     assert (folder / data["stylesheet"]).is_file()
+
+
+# --- the clinician's review ----------------------------------------------------------------------
+
+
+def test_review_prints_the_narrative_and_the_attestation_notes(ad: Case) -> None:
+    review = ClinicianReview(
+        narrative="Dupixent is medically necessary.\n\nEASI remains <high> after 8 weeks.",
+        attestations={"extent": "Hands: fissured, EASI hands 9"},
+        version=3,
+    )
+    html = render_packet_html(
+        ad.assessment,
+        ad.evidence,
+        attestation=Attestation("Practitioner/derm-1", signed=date(2026, 11, 16)),
+        created=CREATED,
+        review=review,
+    )
+    assert "Statement of medical necessity" in html
+    assert "Dupixent is medically necessary." in html
+    assert "EASI remains &lt;high&gt; after 8 weeks." in html  # text, never markup
+    assert "review version 3" in html
+    assert "Hands: fissured, EASI hands 9" in html
+    assert "Signed electronically by Practitioner/derm-1" in html
+    pdf = render_packet_pdf(ad.assessment, ad.evidence, created=CREATED, review=review)
+    text = pdf_text(pdf)
+    assert "Dupixent is medically necessary." in text
+    assert "Hands: fissured, EASI hands 9" in text
+    assert "not yet signed" in text
+
+
+def test_without_a_review_no_statement_is_printed(ad: Case) -> None:
+    html = render_packet_html(ad.assessment, ad.evidence, created=CREATED)
+    assert "Statement of medical necessity" not in html
+
+
+def test_a_note_for_a_criterion_not_on_the_checklist_is_refused(ad: Case) -> None:
+    with pytest.raises(PacketError, match="expected criteria of the checklist, got nope"):
+        render_packet_html(
+            ad.assessment,
+            ad.evidence,
+            created=CREATED,
+            review=ClinicianReview("x", {"nope": "note"}),
+        )
