@@ -310,6 +310,7 @@ def submit_command(
         PayerTransport(settings.payer_timeout),
         base,
         Practice(settings.practice_name, settings.practice_npi),
+        ncpdp_xsd=settings.ncpdp_xsd,
     )
     try:
         done = submitter.submit(

@@ -85,6 +85,7 @@ def order_from_fhir(resource: Any, *, where: str = "order") -> OrderFact:
             "repeat"
         ) or {}
         start = (repeat.get("boundsPeriod") or {}).get("start")
+        dispensed = ((resource.get("dispenseRequest") or {}).get("quantity") or {}).get("value")
         return OrderFact(
             source=source,
             kind="medication",
@@ -93,6 +94,7 @@ def order_from_fhir(resource: Any, *, where: str = "order") -> OrderFact:
             status=resource.get("status"),
             authored=resource.get("authoredOn"),
             occurrence=start,
+            quantity=float(dispensed) if dispensed is not None else None,
             requester=_reference(resource.get("requester")),
             reasons=reasons,
         )

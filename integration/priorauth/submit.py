@@ -13,12 +13,14 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Protocol
 
 from integration.domain.evidence import ClinicalEvidence, from_json
-from integration.domain.priorauth import Assessment, Channel, PayerResponse
+from integration.domain.priorauth import Assessment, Channel, PayerResponse, Prescriber
+from integration.priorauth import ncpdp
 from integration.priorauth.cases import CaseState
-from integration.priorauth.channels import pas, x278
+from integration.priorauth.channels import epa, pas, x278
 from integration.priorauth.channels.transport import ChannelError, PayerTransport
 from integration.priorauth.packet import Attestation, build_packet_bundle, render_packet_pdf
 from integration.store.models import PaCase
@@ -55,6 +57,7 @@ class Outbound:
     attachments: tuple[Attachment, ...]
     practice: Practice
     now: datetime
+    ncpdp_xsd: Path | None = None
 
 
 Record = Callable[[str, str, str, bytes, str | None], None]
@@ -163,7 +166,50 @@ def x278_flow(
     return x278.read_response(reply.status, reply.body)
 
 
-FLOWS: dict[Channel, ChannelFlow] = {Channel.PAS: pas_flow, Channel.X12_278: x278_flow}
+def epa_flow(
+    out: Outbound, base_url: str, transport: PayerTransport, record: Record
+) -> PayerResponse:
+    """NCPDP SCRIPT ePA: initiation, the question set answered from the chart, the request."""
+    context = json.loads(out.case.context_json)
+    prescriber = context.get("prescriber")
+    case = epa.EpaCase(
+        case_id=out.case.id,
+        assessment=out.assessment,
+        evidence=out.evidence,
+        prescriber=from_json(Prescriber, prescriber) if prescriber else None,
+        practice_npi=out.practice.npi,
+        now=out.now,
+    )
+    url = base_url.rstrip("/") + epa.PATH
+
+    def send(kind: str, message: ncpdp.EpaMessage) -> ncpdp.EpaMessage:
+        body = epa.encode(message, out.ncpdp_xsd)
+        record("out", kind, epa.CONTENT_TYPE, body, message.header.message_id)
+        reply = transport.post(url, body, epa.CONTENT_TYPE, epa.CONTENT_TYPE)
+        answer = epa.decode(reply)
+        record(
+            "in",
+            ncpdp.message_name(answer),
+            reply.content_type or epa.CONTENT_TYPE,
+            reply.body,
+            message.header.message_id,
+        )
+        return answer
+
+    def record_sources(body: bytes, pa_case_id: str) -> None:
+        record("out", "PARequest answers+sources", "application/json", body, pa_case_id)
+
+    try:
+        return epa.run(case, send, record_sources)
+    except x278.MissingForRequest as exc:
+        raise SubmissionError(f"case {out.case.id}: the ePA can't be built: {exc}") from None
+
+
+FLOWS: dict[Channel, ChannelFlow] = {
+    Channel.PAS: pas_flow,
+    Channel.X12_278: x278_flow,
+    Channel.NCPDP_EPA: epa_flow,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,7 +228,9 @@ class Submitter:
         base_url: str,
         practice: Practice,
         flows: dict[Channel, ChannelFlow] | None = None,
+        ncpdp_xsd: Path | None = None,
     ) -> None:
+        self.ncpdp_xsd = ncpdp_xsd
         self.store = store
         self.transport = transport
         self.base_url = base_url
@@ -224,6 +272,7 @@ class Submitter:
             attachments=tuple(attachments),
             practice=self.practice,
             now=now,
+            ncpdp_xsd=self.ncpdp_xsd,
         )
 
         def record(

@@ -4,6 +4,7 @@ sets). A test double: no real payer's policy, and no state beyond this process.
 
     POST /payer/fhir/Claim/$submit   Da Vinci PAS request Bundle  -> ClaimResponse Bundle
     POST /payer/x12/278              X12 278 request (005010X217) -> 278 response
+    POST /payer/ncpdp                NCPDP SCRIPT ePA message     -> its response message
 
 A 278 that can't be read is refused with HTTP 400 and the located problems as text (a
 clearinghouse would send a 999; that acknowledgement belongs to the X12 engine's issue).
@@ -11,17 +12,22 @@ clearinghouse would send a 999; that acknowledgement belongs to the X12 engine's
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from flask import Blueprint, Response, request
 
+from integration.priorauth import ncpdp
 from integration.sandbox.outcome import FhirError, fhir_response
 from integration.sandbox.payer_rules import Decision, PayerDecisions, PayerRequest
+from integration.sandbox.question_sets import Outcome as EpaOutcome
+from integration.sandbox.question_sets import QuestionSetLibrary
+from integration.sandbox.question_sets import decide as decide_epa
 from integration.x12.envelope import EnvelopeParams, SequentialControlNumbers
 from integration.x12.t278_005010x217 import Attachment as X12Attachment
 from integration.x12.t278_005010x217 import (
@@ -288,7 +294,121 @@ def x12_response(
     )
 
 
-def payer_blueprint(decisions: PayerDecisions) -> Blueprint:
+#: how long a sandbox ePA approval lasts (the question sets don't say)
+EPA_APPROVAL_DAYS = 365
+
+
+def _epa_header(asked: ncpdp.Header, now: datetime, n: int) -> ncpdp.Header:
+    return ncpdp.Header(
+        to=asked.from_,
+        from_=asked.to,
+        message_id=f"sbx-{n:06d}",
+        sent_time=now,
+        relates_to_message_id=asked.message_id,
+        prescriber_order_number=asked.prescriber_order_number,
+    )
+
+
+def epa_answer(
+    message: ncpdp.EpaMessage, library: QuestionSetLibrary, now: datetime, n: int
+) -> ncpdp.EpaMessage:
+    """The sandbox payer's answer to one ePA message; FhirError-free: raises ValueError with
+    what is wrong for a message it doesn't answer."""
+    header = _epa_header(message.header, now, n)
+    reference = message.pa_reference_id
+    case_id = "SBXC" + hashlib.sha256(reference.encode()).hexdigest()[:10].upper()
+    if isinstance(message, ncpdp.PAInitiationRequest):
+        med = message.medication
+        found = library.for_drug([med.product_code or ""], [med.description])
+        if found is None:
+            return ncpdp.PAInitiationResponse(
+                header=header,
+                pa_reference_id=reference,
+                status=ncpdp.InitiationStatus.CLOSED,
+                reason_code="NR",
+                note="Prior authorization is not required for this drug by the sandbox payer",
+            )
+        return ncpdp.PAInitiationResponse(
+            header=header,
+            pa_reference_id=reference,
+            status=ncpdp.InitiationStatus.OPEN,
+            pa_case_id=case_id,
+            deadline_for_reply=now.date() + timedelta(days=14),
+            question_set=found.question_set,
+        )
+    if isinstance(message, ncpdp.PARequest):
+        definition = next(
+            (d for d in library.definitions if d.question_set.id == message.question_set_id),
+            None,
+        )
+        if definition is None:
+            raise ValueError(
+                f"PARequest/QuestionSetID: not a question set this payer sent, "
+                f"got {message.question_set_id!r}"
+            )
+        decided = decide_epa(definition, message.answers)
+        if decided.outcome is EpaOutcome.APPROVE:
+            number = "SBXPA" + hashlib.sha256(message.pa_case_id.encode()).hexdigest()[:10].upper()
+            decision = ncpdp.PADecision(
+                status=ncpdp.ResponseStatus.APPROVED,
+                authorization_number=number,
+                effective_date=now.date(),
+                expiration_date=now.date() + timedelta(days=EPA_APPROVAL_DAYS - 1),
+                quantity=message.medication.quantity,
+                note=decided.reason,
+            )
+        elif decided.outcome is EpaOutcome.DENY:
+            decision = ncpdp.PADecision(
+                status=ncpdp.ResponseStatus.DENIED,
+                reason_code=decided.reason_code,
+                reason_text=decided.reason,
+                appeal_supported=True,
+            )
+        else:
+            decision = ncpdp.PADecision(
+                status=ncpdp.ResponseStatus.PENDED,
+                reason_text=decided.reason,
+                deadline_for_reply=now.date() + timedelta(days=7),
+                question_set=ncpdp.QuestionSet(
+                    id=f"{message.question_set_id}-follow-up",
+                    title="More information",
+                    questions=decided.follow_up_questions,
+                )
+                if decided.follow_up_questions
+                else None,
+            )
+        return ncpdp.PAResponse(
+            header=header,
+            pa_reference_id=reference,
+            pa_case_id=message.pa_case_id,
+            decision=decision,
+        )
+    if isinstance(message, ncpdp.PACancelRequest):
+        return ncpdp.PACancelResponse(
+            header=header,
+            pa_reference_id=reference,
+            pa_case_id=message.pa_case_id,
+            status=ncpdp.CancelStatus.APPROVED,
+        )
+    if isinstance(message, ncpdp.PAAppealRequest):
+        return ncpdp.PAAppealResponse(
+            header=header,
+            pa_reference_id=reference,
+            pa_case_id=message.pa_case_id,
+            decision=ncpdp.PADecision(
+                status=ncpdp.ResponseStatus.PENDED,
+                reason_text="Appeal received: sent to the medical director for review",
+            ),
+        )
+    raise ValueError(
+        f"Message/Body: expected a request the payer answers, got {ncpdp.message_name(message)}"
+    )
+
+
+def payer_blueprint(
+    decisions: PayerDecisions, question_sets: QuestionSetLibrary | None = None
+) -> Blueprint:
+    question_sets = question_sets or QuestionSetLibrary.load()
     bp = Blueprint("sandbox_payer", __name__, url_prefix="/payer")
     received: list[str] = []
 
@@ -305,6 +425,16 @@ def payer_blueprint(decisions: PayerDecisions) -> Blueprint:
         response_id = f"sbx-{decisions.auth_number(asked)[-10:].lower()}-{len(received)}"
         body = claim_response_bundle(claim, decision, response_id=response_id, now=now)
         return fhir_response(body, 200)
+
+    @bp.post("/ncpdp")
+    def ncpdp_message() -> Response:
+        try:
+            message = ncpdp.parse(request.get_data())
+            received.append("ncpdp-epa")
+            answer = epa_answer(message, question_sets, datetime.now(UTC), len(received))
+        except (ncpdp.NcpdpError, ValueError) as exc:
+            return Response(f"{exc}\n", 400, mimetype="text/plain")
+        return Response(ncpdp.to_xml(answer), 200, mimetype="application/xml")
 
     @bp.post("/x12/278")
     def x12_278() -> Response:

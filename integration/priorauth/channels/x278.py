@@ -49,7 +49,7 @@ class MissingForRequest(ValueError):
     """Something the 278 needs that the chart doesn't hold (never filled in)."""
 
 
-def _coverage(assessment: Assessment, evidence: ClinicalEvidence) -> CoverageFact | None:
+def coverage_of(assessment: Assessment, evidence: ClinicalEvidence) -> CoverageFact | None:
     wanted = assessment.payer.coverage if assessment.payer else None
     for c in evidence.coverage:
         if wanted and c.source.split("/_history/")[0] == wanted.split("/_history/")[0]:
@@ -57,7 +57,9 @@ def _coverage(assessment: Assessment, evidence: ClinicalEvidence) -> CoverageFac
     return next((c for c in evidence.coverage if c.current), None)
 
 
-def _diagnoses(assessment: Assessment, evidence: ClinicalEvidence) -> tuple[Diagnosis, ...]:
+def order_diagnoses(assessment: Assessment, evidence: ClinicalEvidence) -> list[str]:
+    """ICD-10-CM codes for the request: the order's reasons, else the chart's active
+    diagnoses; at most 12, each once."""
     icd = [c.code for c in assessment.order.reasons if "icd-10" in c.system]
     if not icd:
         icd = [
@@ -65,7 +67,11 @@ def _diagnoses(assessment: Assessment, evidence: ClinicalEvidence) -> tuple[Diag
             for d in evidence.diagnoses
             if d.icd10 and d.clinical_status in (None, "active", "recurrence", "relapse")
         ]
-    unique = list(dict.fromkeys(icd))[:12]
+    return list(dict.fromkeys(icd))[:12]
+
+
+def _diagnoses(assessment: Assessment, evidence: ClinicalEvidence) -> tuple[Diagnosis, ...]:
+    unique = order_diagnoses(assessment, evidence)
     return tuple(
         Diagnosis.principal(c) if i == 0 else Diagnosis.other(c) for i, c in enumerate(unique)
     )
@@ -83,7 +89,7 @@ def build_request(
 ) -> Request278:
     """The 278 request; MissingForRequest saying what the chart lacks."""
     order = assessment.order
-    coverage = _coverage(assessment, evidence)
+    coverage = coverage_of(assessment, evidence)
     if coverage is None or not coverage.member_id:
         raise MissingForRequest("member id: no current coverage with a member id in the chart")
     patient = evidence.patient

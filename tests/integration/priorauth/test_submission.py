@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from integration.domain.evidence import ClinicalEvidence, from_json
-from integration.domain.priorauth import Assessment, Channel, Outcome
+from integration.domain.priorauth import Assessment, Channel, Outcome, Prescriber
 from integration.paths import fixtures_dir
 from integration.priorauth.assess import assess
 from integration.priorauth.cases import CaseState
@@ -22,8 +22,8 @@ from integration.priorauth.order import order_from_fhir
 from integration.priorauth.references import PaReferences, load_pa_references
 from integration.priorauth.submit import Attachment, Practice, Submitter
 from integration.store.database import make_engine, session_factory, upgrade
-from integration.store.models import PaPacketVersion
 from integration.store.pa_cases import PaCaseStore
+from integration.store.pa_reviews import PaReviewStore
 from integration.store.pa_submissions import PaSubmissionStore, SubmissionError
 from tests.support.servers import Sandbox, start_fixture_sandbox
 
@@ -73,6 +73,7 @@ def _ready_case(
     payer_id: str,
     *,
     sign: bool = True,
+    prescriber: Prescriber | None = None,
 ) -> str:
     cases, _subs, sessions = stores
     evidence = _evidence(slug)
@@ -84,28 +85,19 @@ def _ready_case(
         order=order,
         assessment=assessment,
         evidence=evidence,
-        prescriber=None,
+        prescriber=prescriber,
         actor="Practitioner/coordinator-1",
         now=NOW,
     )
-    cases.transition(
-        case_id, CaseState.READY_FOR_REVIEW, actor="coordinator", reason="gathered", now=NOW
-    )
     if sign:
-        with sessions.begin() as session:
-            session.add(
-                PaPacketVersion(
-                    case_id=case_id,
-                    version=1,
-                    narrative="Medically necessary.",
-                    attestations_json="{}",
-                    author=SIGNER,
-                    created_at=NOW,
-                    signed_by=SIGNER,
-                    signed_at=NOW,
-                    content_sha256="0" * 64,
-                )
-            )
+        # the clinician's review: a narrative, then the signature (draft -> ready-for-review)
+        reviews = PaReviewStore(sessions, lambda: refs)
+        version = reviews.save_version(case_id, "Medically necessary.", {}, SIGNER, NOW)
+        reviews.sign(case_id, version, SIGNER, NOW)
+    else:
+        cases.transition(
+            case_id, CaseState.READY_FOR_REVIEW, actor="coordinator", reason="gathered", now=NOW
+        )
     return case_id
 
 
@@ -310,3 +302,96 @@ def test_x12_278_a_chart_without_a_member_id_is_not_sent(
     with pytest.raises(SubmissionError, match="member id: no current coverage with a member id"):
         _submitter(subs, _base(payer)).submit(case_id, actor="coordinator", now=NOW)
     assert subs.messages(case_id) == []
+
+
+DERM = Prescriber(
+    "Practitioner/atopic-dermatitis-dupixent-practitioner-derm",
+    ("dermatology",),
+    npi="1234567893",
+    name="Oren Blackwood-Sato",
+)
+DUPIXENT_2_PENS = {"dispenseRequest": {"quantity": {"value": 2}}}
+
+
+def test_ncpdp_epa_dupixent_question_set_is_answered_from_the_chart_and_decided(
+    stores: Any, refs: PaReferences, payer: Sandbox
+) -> None:
+    cases, subs, _ = stores
+    order = _order("dupixent", **DUPIXENT_2_PENS)
+    case_id = _ready_case(
+        stores, refs, "atopic-dermatitis-dupixent", order, "cigna", prescriber=DERM
+    )
+
+    done = _submitter(subs, _base(payer)).submit(case_id, actor="coordinator", now=NOW)
+
+    assert done.channel is Channel.NCPDP_EPA
+    kinds = [(m.direction, m.kind) for m in subs.messages(case_id)]
+    assert kinds == [
+        ("out", "PAInitiationRequest"),
+        ("in", "PAInitiationResponse"),
+        ("out", "PARequest answers+sources"),
+        ("out", "PARequest"),
+        ("in", "PAResponse"),
+    ]
+    messages = subs.messages(case_id)
+    assert "<PAInitiationRequest>" in messages[0].body
+    assert "1234567893" in messages[0].body
+    answers = json.loads(messages[2].body)
+    evidence = json.loads(cases.case(case_id).evidence_json)  # type: ignore[union-attr]
+    cited = (
+        {m["source"] for ms in evidence["measures"].values() for m in ms}
+        | {d["source"] for d in evidence["diagnoses"]}
+        | {t["source"] for t in evidence["therapies"]}
+    )
+    answered = [a for a in answers if a["answered"]]
+    assert answered, "the chart answers some of the payer's questions"
+    for a in answered:
+        assert a["sources"], a
+        assert set(a["sources"]) <= cited | {DERM.source} | {
+            c["source"] for c in evidence["coverage"]
+        }
+    assert done.state in (CaseState.APPROVED, CaseState.MORE_INFO, CaseState.DENIED)
+    if done.state is CaseState.APPROVED:
+        case = cases.case(case_id)
+        assert case is not None and case.auth_number and case.approved_to
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_ncpdp_epa_without_the_prescriber_npi_is_not_sent(
+    stores: Any, refs: PaReferences, payer: Sandbox
+) -> None:
+    _cases, subs, _ = stores
+    order = _order("dupixent", **DUPIXENT_2_PENS)
+    nameless = replace(DERM, npi=None)
+    case_id = _ready_case(
+        stores, refs, "atopic-dermatitis-dupixent", order, "cigna", prescriber=nameless
+    )
+
+    with pytest.raises(SubmissionError, match="prescriber NPI"):
+        _submitter(subs, _base(payer)).submit(case_id, actor="coordinator", now=NOW)
+    assert subs.messages(case_id) == []
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_ncpdp_epa_a_drug_the_payer_does_not_manage_closes_as_not_required(
+    stores: Any, refs: PaReferences, payer: Sandbox
+) -> None:
+    cases, subs, _ = stores
+    order = _order("dupixent", **DUPIXENT_2_PENS)
+    order["medicationCodeableConcept"] = {"text": "Eucrisa (crisaborole) 2% ointment"}
+    case_id = _ready_case(
+        stores, refs, "atopic-dermatitis-dupixent", order, "cigna", prescriber=DERM
+    )
+
+    done = _submitter(subs, _base(payer)).submit(
+        case_id, actor="coordinator", now=NOW, channel=Channel.NCPDP_EPA
+    )
+
+    assert (done.state, done.response.outcome) == (CaseState.CLOSED, Outcome.NOT_REQUIRED)
+    assert [m.kind for m in subs.messages(case_id)] == [
+        "PAInitiationRequest",
+        "PAInitiationResponse",
+    ]
+    case = cases.case(case_id)
+    assert case is not None and case.decision_reason is not None
+    assert "not required" in case.decision_reason

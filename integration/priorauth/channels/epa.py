@@ -1,0 +1,189 @@
+"""NCPDP SCRIPT ePA for a case: PAInitiationRequest, the payer's question set answered from the
+chart (each answer with its sources, kept beside the message), PARequest, and the PAResponse
+read back as a PayerResponse.
+
+What the messages need and the chart lacks (the patient's date of birth, the prescriber's NPI,
+the quantity ordered, the member id) stops the send with what is missing: never filled in."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+
+from integration.domain.evidence import ClinicalEvidence, to_json_value
+from integration.domain.priorauth import Assessment, Outcome, PayerResponse, Prescriber
+from integration.priorauth import ncpdp
+from integration.priorauth.channels.transport import ChannelError, Reply
+from integration.priorauth.channels.x278 import MissingForRequest, coverage_of, order_diagnoses
+from integration.priorauth.epa_answers import Answer, answer_questions, build_pa_request
+
+PATH = "/ncpdp"
+CONTENT_TYPE = "application/xml"
+_GENDER = {"female": "F", "male": "M"}
+NDC_SYSTEMS = ("http://hl7.org/fhir/sid/ndc",)
+
+Send = Callable[[str, ncpdp.EpaMessage], ncpdp.EpaMessage]
+"""send(kind, message) -> the payer's answer (stored both ways by the caller)."""
+
+
+@dataclass(frozen=True, slots=True)
+class EpaCase:
+    case_id: str
+    assessment: Assessment
+    evidence: ClinicalEvidence
+    prescriber: Prescriber | None
+    practice_npi: str
+    now: datetime
+
+
+def _header(case: EpaCase, relates_to: str | None = None) -> ncpdp.Header:
+    payer = case.assessment.payer.id if case.assessment.payer else "payer"
+    return ncpdp.Header(
+        to=payer,
+        from_=case.practice_npi,
+        message_id=uuid.uuid4().hex,
+        sent_time=case.now,
+        relates_to_message_id=relates_to,
+        prescriber_order_number=case.assessment.order.source.split("/")[-1][:35],
+    )
+
+
+def initiation_request(case: EpaCase) -> ncpdp.PAInitiationRequest:
+    """MissingForRequest naming what the chart lacks."""
+    evidence, order = case.evidence, case.assessment.order
+    patient = evidence.patient
+    if patient is None or not patient.name or not patient.birth_date:
+        raise MissingForRequest("patient name and date of birth: not in the chart")
+    prescriber = case.prescriber
+    if prescriber is None or not prescriber.npi:
+        raise MissingForRequest(
+            "prescriber NPI: the ordering practitioner's record has no "
+            "identifier with system http://hl7.org/fhir/sid/us-npi"
+        )
+    if order.quantity is None:
+        raise MissingForRequest(
+            f"{order.source}: quantity: the order gives none (MedicationRequest.dispenseRequest)"
+        )
+    coverage = coverage_of(case.assessment, evidence)
+    if coverage is None or not coverage.member_id:
+        raise MissingForRequest("member id: no current coverage with a member id in the chart")
+    # FHIR gives the name as one string here; the last word is taken as the family name
+    *given, family = patient.name.split()
+    *p_given, p_family = (prescriber.name or "unknown").split()
+    ndc = next((c.code for c in order.codes if c.system in NDC_SYSTEMS), None)
+    payer = case.assessment.payer
+    return ncpdp.PAInitiationRequest(
+        header=_header(case),
+        pa_reference_id=case.case_id,
+        patient=ncpdp.Patient(
+            last_name=family,
+            first_name=" ".join(given) or None,
+            gender=_GENDER.get(patient.gender or "", "U"),
+            birth_date=date.fromisoformat(patient.birth_date[:10]),
+        ),
+        prescriber=ncpdp.Prescriber(
+            npi=prescriber.npi, last_name=p_family, first_name=" ".join(p_given) or None
+        ),
+        medication=ncpdp.MedicationPrescribed(
+            description=order.text,
+            quantity=ncpdp.Quantity(Decimal(str(order.quantity))),
+            product_code=ndc,
+            product_code_qualifier=ncpdp.NDC_QUALIFIER if ndc else None,
+            diagnoses=tuple(order_diagnoses(case.assessment, evidence)),
+        ),
+        benefits=ncpdp.BenefitsCoordination(
+            payer_id=payer.id if payer else "unknown",
+            payer_name=payer.name if payer else None,
+            cardholder_id=coverage.member_id,
+        ),
+    )
+
+
+def answers_json(answers: list[Answer]) -> bytes:
+    """The answers with their sources (what the XML can't carry), stored beside the PARequest."""
+    return json.dumps(
+        [to_json_value(a) for a in answers], ensure_ascii=False, sort_keys=True
+    ).encode()
+
+
+def run(case: EpaCase, send: Send, record_sources: Callable[[bytes, str], None]) -> PayerResponse:
+    """Initiation, answers, request: the payer's decision."""
+    started = initiation_request(case)
+    opened = send("PAInitiationRequest", started)
+    if not isinstance(opened, ncpdp.PAInitiationResponse):
+        raise ChannelError(
+            f"ePA: expected a PAInitiationResponse, got {ncpdp.message_name(opened)}"
+        )
+    if opened.status is ncpdp.InitiationStatus.CLOSED:
+        note = opened.note or "case closed by the payer"
+        outcome = Outcome.NOT_REQUIRED if "not required" in note.lower() else Outcome.CLOSED
+        return PayerResponse(outcome, note, opened.reason_code, where="PAInitiationResponse")
+    if opened.question_set is None or opened.pa_case_id is None:
+        raise ChannelError("PAInitiationResponse/Open: expected PACaseID and a question set")
+    answers = answer_questions(
+        opened.question_set, case.evidence, case.assessment, prescriber=case.prescriber
+    )
+    record_sources(answers_json(answers), opened.pa_case_id)
+    request = build_pa_request(
+        opened,
+        answers,
+        request=started,
+        header=_header(case, relates_to=opened.header.message_id),
+    )
+    decided = send("PARequest", request)
+    if not isinstance(decided, ncpdp.PAResponse):
+        raise ChannelError(f"ePA: expected a PAResponse, got {ncpdp.message_name(decided)}")
+    return _decision(decided)
+
+
+def _decision(response: ncpdp.PAResponse) -> PayerResponse:
+    d = response.decision
+    status = ncpdp.ResponseStatus
+    outcome = {
+        status.APPROVED: Outcome.APPROVED,
+        status.DENIED: Outcome.DENIED,
+        status.PENDED: Outcome.PENDED,
+        status.CLOSED: Outcome.CLOSED,
+    }[d.status]
+    ask = tuple(q.text for q in d.question_set.questions) if d.question_set else ()
+    if outcome is Outcome.PENDED and ask:
+        outcome = Outcome.MORE_INFO
+    return PayerResponse(
+        outcome=outcome,
+        reason=d.reason_text or d.note,
+        reason_code=d.reason_code,
+        auth_number=d.authorization_number,
+        start=d.effective_date.isoformat() if d.effective_date else None,
+        end=d.expiration_date.isoformat() if d.expiration_date else None,
+        units=format(d.quantity.value.normalize(), "f") if d.quantity else None,
+        payer_reference=response.pa_case_id,
+        ask=ask,
+        where=f"PAResponse/Response/{d.status.value}",
+    )
+
+
+def encode(message: ncpdp.EpaMessage, xsd: Path | None) -> bytes:
+    """The XML, checked against the XSD the setting names (if any) before it is sent."""
+    body = ncpdp.to_xml(message)
+    if xsd is not None:
+        problems = ncpdp.validate(body, xsd)
+        if problems:
+            raise ChannelError(
+                f"{ncpdp.message_name(message)} fails {xsd.name}: " + "; ".join(problems[:5])
+            )
+    return body
+
+
+def decode(reply: Reply) -> ncpdp.EpaMessage:
+    if reply.status >= 400:
+        text = reply.body.decode("utf-8", errors="replace")[:300]
+        raise ChannelError(f"ePA: the payer refused the message (HTTP {reply.status}): {text}")
+    try:
+        return ncpdp.parse(reply.body)
+    except ncpdp.NcpdpError as exc:
+        raise ChannelError(f"ePA answer: {exc}") from None
