@@ -54,7 +54,8 @@ class Settings(BaseSettings):
             "patient/Condition.rs patient/Observation.rs patient/MedicationStatement.rs "
             "patient/MedicationRequest.rs patient/Medication.rs patient/Media.rs "
             "patient/DocumentReference.rs patient/Procedure.rs patient/DiagnosticReport.rs "
-            "patient/Organization.rs patient/Binary.r"
+            "patient/Organization.rs patient/Binary.r patient/ServiceRequest.rs "
+            "user/Practitioner.rs user/PractitionerRole.rs"
         ),
         description="Scopes asked for in an EHR launch (a standalone launch asks launch/patient instead of launch)",
     )

@@ -22,7 +22,12 @@ from integration.priorauth import ncpdp
 from integration.priorauth.cases import CaseState
 from integration.priorauth.channels import epa, pas, x278
 from integration.priorauth.channels.transport import ChannelError, PayerTransport
-from integration.priorauth.packet import Attestation, build_packet_bundle, render_packet_pdf
+from integration.priorauth.packet import (
+    Attestation,
+    ClinicianReview,
+    build_packet_bundle,
+    render_packet_pdf,
+)
 from integration.store.models import PaCase
 from integration.store.pa_submissions import PaSubmissionStore, SignedPacket, SubmissionError
 
@@ -82,6 +87,9 @@ def packet_pdf(out: Outbound) -> bytes:
         ),
         created=out.now,
         packet_id=out.case.id,
+        review=ClinicianReview(
+            out.signed.narrative, out.signed.attestations, version=out.signed.version
+        ),
     )
 
 

@@ -16,9 +16,9 @@ from integration.sandbox.ehr_views import ehr_blueprint
 from integration.sandbox.fhir_api import fhir_blueprint
 from integration.sandbox.oauth import SandboxAuthorizationServer
 from integration.sandbox.outcome import FhirError, issue, operation_outcome
+from integration.sandbox.outcome import fhir_response as _fhir_response
 from integration.sandbox.payer_api import payer_blueprint
 from integration.sandbox.payer_rules import default_decisions
-from integration.sandbox.outcome import fhir_response as _fhir_response
 from integration.sandbox.state import Sandbox
 from integration.sandbox.store import load_store
 from integration.sandbox.tokens import IdTokenSigner, TokenStore

@@ -67,9 +67,7 @@ def _now_chart() -> ClinicalEvidence:
     return replace(before, as_of=TODAY.isoformat(), measures=measures)
 
 
-def _approved(
-    stores: tuple[PaCaseStore, PaSubmissionStore], refs: PaReferences, until: str
-) -> str:
+def _approved(stores: tuple[PaCaseStore, PaSubmissionStore], refs: PaReferences, until: str) -> str:
     cases, subs = stores
     evidence = _evidence()
     order = _order()

@@ -4,6 +4,8 @@ ask for more and approve the resubmission; every message stored; a failed send l
 
 from __future__ import annotations
 
+import base64
+import io
 import json
 from collections.abc import Iterator
 from dataclasses import replace
@@ -11,6 +13,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
+from pypdf import PdfReader
 
 from integration.domain.evidence import ClinicalEvidence, from_json
 from integration.domain.priorauth import Assessment, Channel, Outcome, Prescriber
@@ -145,6 +148,10 @@ def test_pas_mohs_for_carcinoma_is_approved_with_auth_number_and_dates(
     # the signed packet travels as a PDF
     pdf = sent["entry"][1]["resource"]["content"][0]["attachment"]
     assert pdf["contentType"] == "application/pdf"
+    text = "".join(
+        page.extract_text() for page in PdfReader(io.BytesIO(base64.b64decode(pdf["data"]))).pages
+    )
+    assert "Medically necessary." in text  # the clinician's signed statement
     assert json.loads(messages[1].body)["entry"][0]["resource"]["preAuthRef"] == case.auth_number
 
 
