@@ -23,6 +23,7 @@ from typing import Any
 from flask import Blueprint, Response, request
 
 from integration.priorauth import ncpdp
+from integration.priorauth.channels.pas import REVIEW_ACTION, REVIEW_ACTION_CODE, X12_306, X12_886
 from integration.sandbox.outcome import FhirError, fhir_response
 from integration.sandbox.payer_rules import Decision, PayerDecisions, PayerRequest
 from integration.sandbox.question_sets import Outcome as EpaOutcome
@@ -42,12 +43,6 @@ from integration.x12.t278_005010x217 import Decision as X12Decision
 from integration.x12.t278_005010x217 import Header as X12Header
 
 ICD10_SYSTEMS = ("http://hl7.org/fhir/sid/icd-10-cm", "http://hl7.org/fhir/sid/icd-10")
-REVIEW_ACTION = "http://hl7.org/fhir/us/davinci-pas/StructureDefinition/extension-reviewAction"
-REVIEW_ACTION_CODE = (
-    "http://hl7.org/fhir/us/davinci-pas/StructureDefinition/extension-reviewActionCode"
-)
-X12_306 = "https://codesystem.x12.org/005010/306"
-X12_886 = "https://codesystem.x12.org/external/886"
 
 #: our outcome -> X12 306 review action (HCR01)
 _ACTION = {"approved": "A1", "denied": "A3", "pended": "A4"}
