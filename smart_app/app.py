@@ -16,6 +16,7 @@ from integration.store.database import make_engine, session_factory
 from integration.store.feed_chart import FeedCharts
 from integration.store.pa_cases import PaCaseStore
 from integration.store.pa_reviews import PaReviewStore
+from integration.store.pa_submissions import PaSubmissionStore
 from integration.store.secrets import TokenCipher, load_or_create_secret
 from integration.store.smart_sessions import SmartSessionStore
 from smart_app import errors
@@ -66,6 +67,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["dermrcm.pa_cases"] = PaCaseStore(sessions)
     # the rule library is loaded on the first PA request, not here (it takes a second)
     app.extensions["dermrcm.pa_reviews"] = PaReviewStore(sessions, lambda: services.pa_references)
+    app.extensions["dermrcm.pa_submissions"] = PaSubmissionStore(sessions)
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.jinja_env.filters["num"] = _number
     errors.register(app)

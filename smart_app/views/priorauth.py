@@ -22,13 +22,16 @@ from flask import url_for as flask_url_for
 from werkzeug.wrappers import Response as Redirect
 
 from integration.domain.evidence import ClinicalEvidence, Owner, from_json
-from integration.domain.priorauth import Assessment
+from integration.domain.priorauth import Assessment, Channel
 from integration.priorauth.cases import CaseState, TransitionError
+from integration.priorauth.channels.transport import ChannelError, PayerTransport
 from integration.priorauth.packet import Attestation, ClinicianReview, render_packet_pdf
+from integration.priorauth.submit import Attachment, Practice, Submitter
 from integration.store.models import PaCase
 from integration.store.pa_cases import PaCaseStore
 from integration.store.pa_reviews import PacketVersion, PaReviewStore, ReviewError, UnknownCase
 from integration.store.pa_reviews import is_practitioner as _is_practitioner
+from integration.store.pa_submissions import SUBMITTABLE, PaSubmissionStore, SubmissionError
 from integration.store.smart_sessions import LaunchedSession
 from smart_app.oauth import LaunchError
 from smart_app.views.context import launched, services
@@ -46,6 +49,10 @@ ROLES: dict[str, str] = {
 _ORDER_REF = re.compile(r"^(MedicationRequest|ServiceRequest)/([A-Za-z0-9\-.]{1,64})$")
 _CASE_ID = re.compile(r"^[0-9a-f\-]{36}$")
 _CLOSED = frozenset({CaseState.CLOSED.value})
+#: channels derm-rcm sends itself; the others (portal, fax) are sent by a person
+_SENT_HERE = frozenset({Channel.NCPDP_EPA.value, Channel.X12_278.value, Channel.PAS.value})
+#: an attachment added on the case screen (what the payer asked for)
+_MAX_ATTACHMENT = 10 * 1024 * 1024
 
 
 # ---------------------------------------------------------------- plumbing
@@ -60,6 +67,12 @@ def case_store() -> PaCaseStore:
 def review_store() -> PaReviewStore:
     found = current_app.extensions["dermrcm.pa_reviews"]
     assert isinstance(found, PaReviewStore)
+    return found
+
+
+def submission_store() -> PaSubmissionStore:
+    found = current_app.extensions["dermrcm.pa_submissions"]
+    assert isinstance(found, PaSubmissionStore)
     return found
 
 
@@ -258,8 +271,24 @@ def case(key: str, case_id: str) -> str:
         attestable=reviews.attestation_criteria(found),
         attested=context.get("attested") or {},
         clinician=clinician_ref(session),
+        messages=submission_store().messages(case_id),
+        channel=found.channel or assessment_channel(found),
+        can_send=_sendable(found, signed is not None),
+        payer_configured=bool(services().settings.payer_url),
         **_common(key, session),
     )
+
+
+def assessment_channel(found: PaCase) -> str | None:
+    channel = json.loads(found.assessment_json).get("channel")
+    return str(channel) if channel else None
+
+
+def _sendable(found: PaCase, signed: bool) -> bool:
+    """The case can go to the payer from this screen: signed, in a sendable state, by a
+    channel derm-rcm sends itself."""
+    channel = found.channel or assessment_channel(found)
+    return signed and found.state in {s.value for s in SUBMITTABLE} and channel in _SENT_HERE
 
 
 def _form_attestations(attestable: dict[str, str]) -> dict[str, str]:
@@ -370,3 +399,56 @@ def packet(key: str, case_id: str, version: int) -> Response:
         f'attachment; filename="pa-packet-{case_id[:8]}-v{chosen.version}.pdf"'
     )
     return response
+
+
+def _uploaded() -> list[Attachment]:
+    documents: list[Attachment] = []
+    for upload in request.files.getlist("attach"):
+        if not upload.filename:
+            continue
+        data = upload.read(_MAX_ATTACHMENT + 1)
+        if len(data) > _MAX_ATTACHMENT:
+            _fail(
+                f"attach: {upload.filename[:80]!r} is larger than "
+                f"{_MAX_ATTACHMENT // (1024 * 1024)} MB; send it by portal or fax",
+                413,
+            )
+        if not data:
+            _fail(f"attach: {upload.filename[:80]!r} is empty")
+        kind = upload.mimetype or "application/octet-stream"
+        documents.append(Attachment(upload.filename[:200], kind, data))
+    return documents
+
+
+@bp.post("/pa/case/<key>/<case_id>/submit")
+def submit(key: str, case_id: str) -> Redirect:
+    """Send the signed case to the payer by its channel and apply the answer, as
+    `dermrcm pa submit` does; the outcome shows on the case (state, decision, messages)."""
+    _same_origin_post()
+    key, session = launched(key)
+    _patient_case(session, case_id)
+    settings = services().settings
+    if not settings.payer_url:
+        _fail(
+            "No payer endpoint is configured (setting DERMRCM_PAYER_URL): send the signed "
+            "packet by portal or fax and record the payer's answer with `dermrcm pa decide`.",
+            409,
+        )
+    submitter = Submitter(
+        submission_store(),
+        PayerTransport(settings.payer_timeout),
+        settings.payer_url,
+        Practice(settings.practice_name, settings.practice_npi),
+        ncpdp_xsd=settings.ncpdp_xsd,
+    )
+    try:
+        done = submitter.submit(
+            case_id, actor=_actor(session), now=datetime.now(UTC), attachments=_uploaded()
+        )
+    except SubmissionError as exc:
+        _fail(str(exc), 409)
+    except ChannelError as exc:
+        _fail(f"{exc}. The failure is recorded on the case; send again.", 502, "payer-unreachable")
+    log.info("pa case submitted case_id=%s channel=%s state=%s", case_id, done.channel, done.state)
+    target = flask_url_for("priorauth.case", key=key, case_id=case_id)
+    return redirect(f"{target}#payer", code=303)
