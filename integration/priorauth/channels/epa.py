@@ -107,8 +107,15 @@ def initiation_request(case: EpaCase) -> ncpdp.PAInitiationRequest:
 def answers_json(answers: list[Answer]) -> bytes:
     """The answers with their sources (what the XML can't carry), stored beside the PARequest."""
     return json.dumps(
-        [to_json_value(a) for a in answers], ensure_ascii=False, sort_keys=True
+        [to_json_value(a) for a in answers], ensure_ascii=False, sort_keys=True, default=_iso
     ).encode()
+
+
+def _iso(value: object) -> str:
+    """Dates in answers (a date question's answer) as ISO 8601."""
+    if isinstance(value, date):
+        return value.isoformat()
+    raise TypeError(f"answer value of type {type(value).__name__} is not JSON")
 
 
 def run(case: EpaCase, send: Send, record_sources: Callable[[bytes, str], None]) -> PayerResponse:
