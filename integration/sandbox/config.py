@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +28,27 @@ class SandboxClient:
 
 
 @dataclass(frozen=True, slots=True)
+class BackendClient:
+    """A backend service registered with the sandbox (SMART Backend Services): it
+    authenticates with a JWT signed by its private key (`private_key_jwt`, RS384 or ES384)
+    and gets `system/` scopes, no user and no patient in context."""
+
+    client_id: str
+    jwks: dict[str, Any]
+    """The client's public keys (a JWK Set), as registered with the EHR."""
+
+    def __post_init__(self) -> None:
+        if not self.client_id:
+            raise ValueError("BackendClient.client_id: expected a non-empty string, got ''")
+        keys = self.jwks.get("keys") if isinstance(self.jwks, dict) else None
+        if not isinstance(keys, list) or not keys:
+            raise ValueError(
+                f"BackendClient.jwks ({self.client_id}): expected a JWK Set "
+                '{"keys": [...]} with at least one public key'
+            )
+
+
+@dataclass(frozen=True, slots=True)
 class SandboxConfig:
     data_dir: Path
     """Folder of FHIR JSON files (Bundles of any type, or single resources), read recursively."""
@@ -35,6 +57,7 @@ class SandboxConfig:
     fhir_path: str = "/fhir"
     """FHIR base path; "" serves FHIR at the root (auth endpoints stay under /oauth2/...)."""
     clients: tuple[SandboxClient, ...] = ()
+    backend_clients: tuple[BackendClient, ...] = ()
     auth_enabled: bool = True
     """False = --no-auth: FHIR without tokens."""
     access_token_lifetime: int = 300
@@ -87,10 +110,11 @@ class SandboxConfig:
                 f"({self.max_page_size}), got {self.default_page_size}"
             )
         seen: set[str] = set()
-        for client in self.clients:
-            if client.client_id in seen:
-                raise ValueError(f"SandboxConfig.clients: client_id {client.client_id!r} twice")
-            seen.add(client.client_id)
+        ids = [c.client_id for c in self.clients] + [b.client_id for b in self.backend_clients]
+        for client_id in ids:
+            if client_id in seen:
+                raise ValueError(f"SandboxConfig.clients: client_id {client_id!r} twice")
+            seen.add(client_id)
 
     def client(self, client_id: str) -> SandboxClient | None:
         for client in self.clients:

@@ -97,6 +97,7 @@ class TokenStore:
         self._codes: dict[str, AuthorizationCodeRecord] = {}
         self._access: dict[str, AccessTokenRecord] = {}
         self._refresh: dict[str, RefreshTokenRecord] = {}
+        self._jtis: dict[str, float] = {}
 
     def now(self) -> float:
         return self._clock()
@@ -185,6 +186,17 @@ class TokenStore:
         if record is None or record.expires_at <= self.now():
             return None
         return record
+
+    def use_jti(self, key: str, until: float) -> bool:
+        """Record a client assertion's jti; False if it was seen before (a replay)."""
+        with self._lock:
+            now = self.now()
+            for seen in [k for k, t in self._jtis.items() if t <= now - 60]:
+                del self._jtis[seen]
+            if key in self._jtis:
+                return False
+            self._jtis[key] = until
+            return True
 
     def _prune(self) -> None:
         """Forget what has expired (called with the lock held)."""

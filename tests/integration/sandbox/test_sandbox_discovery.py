@@ -19,10 +19,14 @@ def test_smart_configuration_lists_endpoints_and_capabilities(sandbox: Sandbox) 
     assert config["token_endpoint"] == sandbox.base_url + "/oauth2/token"
     assert config["jwks_uri"] == sandbox.base_url + "/oauth2/jwks"
     assert config["issuer"] == sandbox.fhir_base
-    assert config["grant_types_supported"] == ["authorization_code", "refresh_token"]
+    assert config["grant_types_supported"] == [
+        "authorization_code",
+        "refresh_token",
+        "client_credentials",  # SMART Backend Services
+    ]
     assert config["code_challenge_methods_supported"] == ["S256"]
     assert config["response_types_supported"] == ["code"]
-    assert config["token_endpoint_auth_methods_supported"] == ["none"]
+    assert config["token_endpoint_auth_methods_supported"] == ["none", "private_key_jwt"]
     assert {"launch", "launch/patient", "openid", "fhirUser", "offline_access"} <= set(
         config["scopes_supported"]
     )
@@ -30,6 +34,8 @@ def test_smart_configuration_lists_endpoints_and_capabilities(sandbox: Sandbox) 
         "launch-ehr",
         "launch-standalone",
         "client-public",
+        "client-confidential-asymmetric",
+        "permission-user",
         "context-ehr-patient",
         "context-ehr-encounter",
         "context-standalone-patient",
