@@ -52,6 +52,50 @@ def db_upgrade(revision: str) -> None:
 
 
 @main.group()
+def backend() -> None:
+    """derm-rcm as a SMART backend service (the reauthorization watcher)."""
+
+
+@backend.command("jwks")
+def backend_jwks() -> None:
+    """Print the public key set to register with the EHR for DERMRCM_BACKEND_CLIENT_ID
+    (the private key is generated once into var/backend_key.pem, or DERMRCM_BACKEND_KEY_FILE)."""
+    from integration.fhir.backend_auth import load_or_create_key, public_jwks
+    from integration.settings import Settings
+
+    settings = Settings()
+    click.echo(json.dumps(public_jwks(load_or_create_key(settings.backend_key_path)), indent=2))
+
+
+@backend.command("token")
+@click.option("--fhir-base", required=True, help="FHIR base URL of the EHR")
+def backend_token(fhir_base: str) -> None:
+    """Ask the EHR for a backend-services token and print what it granted (not the token): a
+    check that the registration works. Exit 1 with the step that failed."""
+    from integration.fhir.backend_auth import (
+        BackendAuthError,
+        BackendServicesToken,
+        load_or_create_key,
+    )
+    from integration.settings import Settings
+
+    settings = Settings()
+    source = BackendServicesToken(
+        fhir_base,
+        settings.backend_client_id,
+        load_or_create_key(settings.backend_key_path),
+        scope=settings.backend_scope,
+        timeout=settings.fhir_timeout,
+    )
+    try:
+        source.token()
+    except BackendAuthError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    click.echo(f"client {settings.backend_client_id}: token granted, scope {source.granted_scope}")
+
+
+@main.group()
 def mappings() -> None:
     """Data files in mappings/."""
 

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from integration.hl7v2.listener import ListenerThread
 from integration.http_server import serve_in_thread
 from integration.paths import fixtures_dir
 from integration.settings import Settings
-from integration.store.database import make_engine, upgrade
+from integration.store.database import make_engine, session_factory, upgrade
+
+if TYPE_CHECKING:
+    from integration.priorauth.references import PaReferences
+    from integration.priorauth.watcher import ReauthWatcher
 
 log = logging.getLogger(__name__)
 
@@ -22,12 +27,21 @@ def run(sandbox: bool = True, settings: Settings | None = None, hl7: bool = True
     print(f"database ready: {engine.url.render_as_string(hide_password=True)}", flush=True)
 
     sandbox_server = None
+    reauth_base = settings.reauth_fhir_base
     if sandbox:
-        from integration.sandbox.config import SandboxClient, SandboxConfig, fhir_base
+        from integration.fhir.backend_auth import load_or_create_key, public_jwks
+        from integration.sandbox.config import (
+            BackendClient,
+            SandboxClient,
+            SandboxConfig,
+            fhir_base,
+        )
         from integration.sandbox.server import start_sandbox
 
         data_dir = settings.sandbox_data or fixtures_dir() / "patients"
         app_url = settings.app_url
+        backend_key = load_or_create_key(settings.backend_key_path)
+        backend_id = settings.backend_client_id
 
         def config(base_url: str) -> SandboxConfig:
             return SandboxConfig(
@@ -40,6 +54,7 @@ def run(sandbox: bool = True, settings: Settings | None = None, hl7: bool = True
                         launch_url=f"{app_url}/launch",
                     ),
                 ),
+                backend_clients=(BackendClient(backend_id, public_jwks(backend_key)),),
             )
 
         sandbox_server, sandbox_config = start_sandbox(
@@ -48,6 +63,7 @@ def run(sandbox: bool = True, settings: Settings | None = None, hl7: bool = True
         issuers = ",".join(filter(None, [settings.issuers, fhir_base(sandbox_config)]))
         payer_url = settings.payer_url or f"{sandbox_server.base_url}/payer"
         settings = settings.with_changes(issuers=issuers, payer_url=payer_url)
+        reauth_base = reauth_base or fhir_base(sandbox_config)
 
     from smart_app import create_app
     from smart_app.app import warm_up
@@ -60,6 +76,7 @@ def run(sandbox: bool = True, settings: Settings | None = None, hl7: bool = True
         from integration.hl7v2.metrics_app import add_metrics_route
 
         add_metrics_route(app, listener_thread.listener.metrics)
+    watcher = _start_reauth_watcher(settings, reauth_base) if reauth_base else None
     server = serve_in_thread(app, settings.host, settings.port)
     print(f"derm-rcm app:  {settings.app_url}/  (standalone launch)", flush=True)
     if sandbox_server is not None:
@@ -78,6 +95,12 @@ def run(sandbox: bool = True, settings: Settings | None = None, hl7: bool = True
             f"(dermrcm hl7 send FILE --port {listener_thread.bound_port}; metrics at {settings.app_url}/metrics)",
             flush=True,
         )
+    if watcher is not None:
+        print(
+            f"reauth watcher: every {settings.reauth_interval_hours:g} h, reading {reauth_base} "
+            f"as backend service {settings.backend_client_id}",
+            flush=True,
+        )
     print("Ctrl-C stops.", flush=True)
     try:
         server.wait()
@@ -87,6 +110,8 @@ def run(sandbox: bool = True, settings: Settings | None = None, hl7: bool = True
         server.shutdown()
         if listener_thread is not None:
             listener_thread.stop()
+        if watcher is not None:
+            watcher.stop()
         if sandbox_server is not None:
             sandbox_server.shutdown()
 
@@ -109,3 +134,48 @@ def _start_hl7(settings: Settings) -> ListenerThread:
         batch_size=settings.hl7_batch_size,
     )
     return ListenerThread(listener, settings.hl7_host, settings.hl7_port).start()
+
+
+def _start_reauth_watcher(settings: Settings, fhir_base_url: str) -> ReauthWatcher:
+    """The reauthorization watcher, reading charts as a SMART backend service."""
+    from integration.fhir.backend_auth import BackendServicesToken, load_or_create_key
+    from integration.fhir.client import ClientOptions, FhirClient
+    from integration.mapping.evidence_maps import load_evidence_maps
+    from integration.priorauth.references import load_pa_references
+    from integration.priorauth.watcher import ReauthWatcher
+
+    key = load_or_create_key(settings.backend_key_path)
+    options = ClientOptions(
+        timeout=settings.fhir_timeout,
+        retries=settings.fhir_retries,
+        concurrency=settings.fhir_concurrency,
+        page_size=settings.fhir_page_size,
+    )
+    token = BackendServicesToken(
+        fhir_base_url,
+        settings.backend_client_id,
+        key,
+        scope=settings.backend_scope,
+        timeout=settings.fhir_timeout,
+    )
+
+    def client() -> FhirClient:
+        return FhirClient(fhir_base_url, token=token.token, refresh=token.refresh, options=options)
+
+    references: list[PaReferences] = []
+
+    def refs() -> PaReferences:
+        if not references:
+            references.append(load_pa_references())
+        return references[0]
+
+    engine = make_engine(settings.database_url)
+    watcher = ReauthWatcher(
+        session_factory(engine),
+        client,
+        refs,
+        load_evidence_maps(),
+        interval_seconds=settings.reauth_interval_hours * 3600,
+        window_days=settings.reauth_window_days,
+    )
+    return watcher.start()

@@ -111,10 +111,45 @@ class Settings(BaseSettings):
         description="The requesting practice's (group) NPI on 278s and ePA messages",
     )
 
+    backend_client_id: str = Field(
+        default="derm-rcm-backend",
+        description="client_id of derm-rcm as a SMART backend service (the reauthorization watcher), registered with the EHR with the public key `dermrcm backend jwks` prints",
+    )
+    backend_key_file: Path | None = Field(
+        default=None,
+        description="Private key (PEM, P-384) that signs derm-rcm's backend-services client assertions; generated once into var/backend_key.pem when unset",
+    )
+    backend_scope: str = Field(
+        default=(
+            "system/Patient.rs system/Coverage.rs system/Organization.rs system/Condition.rs "
+            "system/Observation.rs system/MedicationStatement.rs system/MedicationRequest.rs "
+            "system/Medication.rs system/Media.rs system/DocumentReference.rs "
+            "system/Procedure.rs system/DiagnosticReport.rs system/ServiceRequest.rs "
+            "system/Practitioner.rs system/PractitionerRole.rs"
+        ),
+        description="system/ scopes the backend service asks for (read and search of what a PA checklist reads)",
+    )
+    reauth_fhir_base: str | None = Field(
+        default=None,
+        description="FHIR base the reauthorization watcher reads charts from as a backend service; `dermrcm run` uses its sandbox EHR; unset otherwise: no watcher",
+    )
+    reauth_interval_hours: float = Field(
+        default=24.0, gt=0, description="Hours between two rounds of the reauthorization watcher"
+    )
+    reauth_window_days: int = Field(
+        default=30,
+        ge=1,
+        description="An approval ending within this many days gets its reauthorization case",
+    )
+
     @field_validator("public_url")
     @classmethod
     def _strip(cls, value: str | None) -> str | None:
         return value.rstrip("/") if value else value
+
+    @property
+    def backend_key_path(self) -> Path:
+        return self.backend_key_file or project_root() / "var" / "backend_key.pem"
 
     @property
     def app_url(self) -> str:

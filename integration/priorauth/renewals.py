@@ -34,6 +34,14 @@ class Renewal:
     changes: tuple[ScoreChange, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class RenewalFailure:
+    """An approval whose chart could not be read this round (tried again next round)."""
+
+    renews: str
+    error: str
+
+
 def open_reauthorizations(
     cases: PaCaseStore,
     submissions: PaSubmissionStore,
@@ -43,16 +51,25 @@ def open_reauthorizations(
     actor: str,
     now: datetime,
     window_days: int = REAUTH_WINDOW_DAYS,
+    failures: list[RenewalFailure] | None = None,
 ) -> list[Renewal]:
     """One reauthorization case per approval ending within `window_days` (once: an approval
     already renewed is skipped). The new case's date of service is the day after the approval
-    ends (or today, if it has already ended)."""
+    ends (or today, if it has already ended). With `failures`, a chart that can't be read is
+    recorded there and the others go on; without, the error is raised."""
     opened = []
     for case in submissions.approvals_expiring(today, window_days):
         assert case.approved_to is not None  # approvals_expiring selects on it
         service = max(date.fromisoformat(case.approved_to) + timedelta(days=1), today)
         started = date.fromisoformat(case.approved_from or case.service_date)
-        result = check(case, service)
+        try:
+            result = check(case, service)
+        except Exception as exc:
+            if failures is None:
+                raise
+            log.warning("pa case %s: reauthorization check failed: %s", case.id, type(exc).__name__)
+            failures.append(RenewalFailure(case.id, str(exc)))
+            continue
         before = from_json(ClinicalEvidence, json.loads(case.evidence_json))
         changes = score_changes(started, today, before, result.evidence)
         case_id = cases.open_case(
