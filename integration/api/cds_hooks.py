@@ -32,10 +32,12 @@ from urllib.parse import urlencode, urlsplit
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
 
+from integration.domain.evidence import ClinicalEvidence
 from integration.domain.priorauth import Assessment, Channel, CriterionResult, OrderFact, Status
+from integration.fhir.chart_evidence import chart_evidence
 from integration.fhir.client import ClientOptions, FhirClient
 from integration.fhir.errors import FhirError
-from integration.fhir.pa_check import pa_check
+from integration.fhir.pa_check import check_order
 from integration.mapping.evidence_maps import EvidenceMaps
 from integration.priorauth.order import ORDER_TYPES, OrderError, order_from_fhir
 from integration.priorauth.references import PaReferences, load_pa_references
@@ -496,17 +498,21 @@ class CdsHooksService:
         client = FhirClient(call.fhir_server, token=lambda: token, options=self.options)
         day = self.today()
         cards: list[dict[str, Any]] = []
+        chart: list[ClinicalEvidence] = []  # read once, when the first order needs it
         try:
             for index, resource in enumerate(call.orders):
                 try:
-                    if not self._any_rule_covers(order_from_fhir(resource)):
+                    order = order_from_fhir(resource)
+                    if not self._any_rule_covers(order):
                         log.info(
                             "cds order-sign no rule hook_instance=%s order=%d",
                             call.hook_instance,
                             index,
                         )
                         continue  # no payer has a rule for it: a card on every order is noise
-                    check = pa_check(client, call.patient_id, resource, day, self.refs, self.maps)
+                    if not chart:
+                        chart.append(chart_evidence(client, call.patient_id, self.maps, day)[0])
+                    check = check_order(client, order, chart[0], day, self.refs)
                 except OrderError as exc:
                     self._log_failure("order not assessable", call, index, exc)
                     cards.append(order_error_card(exc))

@@ -77,6 +77,31 @@ def pa_check(
     can't be read."""
     order = order_from_fhir(order_resource)
     evidence, _fetch = chart_evidence(client, patient_id, maps, day)
+    return check_order(
+        client,
+        order,
+        evidence,
+        day,
+        refs,
+        payer_id=payer_id,
+        attested=attested,
+        reauthorization=reauthorization,
+    )
+
+
+def check_order(
+    client: FhirClient,
+    order: OrderFact,
+    evidence: ClinicalEvidence,
+    day: date,
+    refs: PaReferences,
+    *,
+    payer_id: str | None = None,
+    attested: Mapping[str, str] | None = None,
+    reauthorization: bool = False,
+) -> PaCheck:
+    """One order against a chart already read (several orders of one patient share it); reads
+    only the order's requester."""
     prescriber = read_prescriber(client, order, refs)
     assessment = assess(
         evidence,

@@ -64,7 +64,7 @@ def start_fixture_sandbox(
 ) -> Sandbox:
     """The sandbox EHR over `data_dir`, with derm-rcm registered at `app_url` (if given);
     `wrap` puts middleware (e.g. FaultyFhir) in front of it. Callable options get the base URL."""
-    clients = ()
+    clients: tuple[SandboxClient, ...] = ()
     if app_url:
         clients = (SandboxClient(CLIENT_ID, (f"{app_url}/callback",), f"{app_url}/launch"),)
     configs: list[SandboxConfig] = []

@@ -581,3 +581,27 @@ def test_an_order_that_cant_be_read_gets_its_own_card(
     assert card["indicator"] == "info"
     assert card["summary"].startswith("derm-rcm couldn't read this order")
     assert "MedicationRequest" in plain(card["detail"])
+
+
+def test_two_orders_share_one_read_of_the_chart(
+    app: Flask, app_server: AppServer, sandbox: Sandbox, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A clinician signing two biologic orders at once waits for one chart read, not two."""
+    patient = f"{DUPIXENT}-patient"
+    first = draft(fixture_resource(DUPIXENT, "MedicationRequest", f"{DUPIXENT}-medreq-dupixent"))
+    second = {**first, "id": "second-dupixent-order"}
+    token = patient_token(sandbox, f"{app_server.url}/callback", patient)
+    caplog.set_level(logging.INFO, logger="integration.sandbox.app")
+    response = call(
+        app_server.url,
+        hook_request(fhir=sandbox.fhir, token=token, patient=patient, orders=[first, second]),
+    )
+    assert response.status_code == 200, response.text
+    cards = response.json()["cards"]
+    assert [c["summary"].startswith("Prior authorization needed: Dupixent") for c in cards] == [
+        True,
+        True,
+    ]
+    assert cards[0]["detail"] == cards[1]["detail"]  # the same chart, the same checklist
+    condition_searches = [r for r in caplog.records if "path=/fhir/Condition " in r.getMessage()]
+    assert len(condition_searches) == 1
