@@ -70,6 +70,30 @@ PAGES: dict[str, tuple[str, str]] = {
         "Try again. If it persists, give your administrator the details below.",
     ),
     "not-found": ("Not found", "That item is not in this chart."),
+    "cross-site": (
+        "Form from another site ignored",
+        "Nothing was changed. Use the buttons on derm-rcm's own pages, launched from the chart.",
+    ),
+    "clinician-only": (
+        "Only a clinician can do that",
+        "Attesting and signing are recorded under a clinician's name. Ask the patient's clinician to launch derm-rcm and do it.",
+    ),
+    "not-now": (
+        "Not possible in the case's current state",
+        "Nothing was changed. The reason is below; reload the case to see where it stands.",
+    ),
+    "order-unassessable": (
+        "This order can't be checked",
+        "derm-rcm could not read what the order asks for (reason below). Complete the order in the EHR, then check again.",
+    ),
+    "payer-unreachable": (
+        "The payer could not be reached",
+        "Nothing was lost: the attempt is on the case's audit trail and the case is where it was. Send again in a few minutes.",
+    ),
+    "no-payer-endpoint": (
+        "No payer connection configured",
+        "Send the signed packet by portal or fax, then record the payer's answer (dermrcm pa decide).",
+    ),
     "http-error": ("Request not understood", "Go back and try again."),
     "internal-error": (
         "derm-rcm failed",

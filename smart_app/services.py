@@ -394,7 +394,7 @@ class AppServices:
         try:
             return pa_check(client, patient_id, order, day, self.pa_references, self.maps)
         except OrderError as exc:
-            raise LaunchError("http-error", str(exc), 422) from None
+            raise LaunchError("order-unassessable", str(exc), 422) from None
         finally:
             client.close()
 

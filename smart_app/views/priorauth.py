@@ -85,13 +85,13 @@ def _same_origin_post() -> None:
     site = request.headers.get("Sec-Fetch-Site")
     if site is not None:
         if site not in ("same-origin", "none"):
-            _fail("That form was posted from another site; it was ignored.", 403)
+            _fail("That form was posted from another site; it was ignored.", 403, "cross-site")
         return
     origin = request.headers.get("Origin") or request.headers.get("Referer")
     if origin:
         parts = urlsplit(origin)
         if f"{parts.scheme}://{parts.netloc}" != request.host_url.rstrip("/"):
-            _fail("That form was posted from another site; it was ignored.", 403)
+            _fail("That form was posted from another site; it was ignored.", 403, "cross-site")
 
 
 def clinician_ref(session: LaunchedSession) -> str | None:
@@ -319,6 +319,7 @@ def save_review(key: str, case_id: str) -> Redirect:
             "Only a clinician can attest criteria: the signed-in user's fhirUser "
             f"is {session.fhir_user or 'not given'}, not a Practitioner.",
             403,
+            "clinician-only",
         )
     narrative = request.form.get("narrative", "").replace("\r\n", "\n")
     now = datetime.now(UTC)
@@ -347,6 +348,7 @@ def sign(key: str, case_id: str) -> Redirect:
             "Only a clinician can sign: the signed-in user's fhirUser is "
             f"{session.fhir_user or 'not given'}, not a Practitioner.",
             403,
+            "clinician-only",
         )
     raw = request.form.get("version", "")
     if not (raw.isascii() and raw.isdigit()):
@@ -356,7 +358,7 @@ def sign(key: str, case_id: str) -> Redirect:
     except UnknownCase as exc:
         _fail(str(exc), 404, "not-found")
     except (ReviewError, TransitionError) as exc:
-        _fail(str(exc), 409)
+        _fail(str(exc), 409, "not-now")
     target = flask_url_for("priorauth.case", key=key, case_id=case_id)
     return redirect(f"{target}#review", code=303)
 
@@ -433,6 +435,7 @@ def submit(key: str, case_id: str) -> Redirect:
             "No payer endpoint is configured (setting DERMRCM_PAYER_URL): send the signed "
             "packet by portal or fax and record the payer's answer with `dermrcm pa decide`.",
             409,
+            "no-payer-endpoint",
         )
     submitter = Submitter(
         submission_store(),
@@ -446,7 +449,7 @@ def submit(key: str, case_id: str) -> Redirect:
             case_id, actor=_actor(session), now=datetime.now(UTC), attachments=_uploaded()
         )
     except SubmissionError as exc:
-        _fail(str(exc), 409)
+        _fail(str(exc), 409, "not-now")
     except ChannelError as exc:
         _fail(f"{exc}. The failure is recorded on the case; send again.", 502, "payer-unreachable")
     log.info("pa case submitted case_id=%s channel=%s state=%s", case_id, done.channel, done.state)

@@ -226,6 +226,7 @@ def test_the_clinician_reviews_attests_signs_and_gets_the_packet(
     # signing again, or an older version, is refused with the reason
     again = browser.post(f"{case_url}/sign", data={"version": "1"}, timeout=30)
     assert again.status_code == 409 and "already signed by Practitioner/" in again.text
+    assert error_of(again) == "not-now"
 
     pdf = browser.get(f"{case_url}/packet/1.pdf", timeout=60)
     assert pdf.status_code == 200 and pdf.headers["Content-Type"] == "application/pdf"
@@ -258,7 +259,8 @@ def test_a_post_from_another_site_is_refused(
             headers=headers,
             timeout=30,
         )
-        assert refused.status_code == 403
+        assert (refused.status_code, error_of(refused)) == (403, "cross-site")
         assert "posted from another site" in refused.text
+        assert "Form from another site ignored" in refused.text
     page = browser.get(f"{app_server.url}/pa/case/{key}/{case_id}", timeout=30)
     assert "data-version=" not in page.text

@@ -11,7 +11,7 @@ import pytest
 import requests
 from flask import Flask
 
-from tests.integration.app.test_pa_screens import open_skyrizi_case
+from tests.integration.app.test_pa_screens import error_of, open_skyrizi_case
 from tests.support.servers import AppServer, Sandbox
 
 
@@ -49,7 +49,7 @@ def test_a_signed_case_is_sent_and_the_answer_shown(
 
     # unsigned: the send is refused with the reason, nothing is sent
     early = browser.post(f"{case_url}/submit", timeout=30)
-    assert early.status_code == 409, early.text[:300]
+    assert (early.status_code, error_of(early)) == (409, "not-now"), early.text[:300]
     assert "not signed" in early.text or "sign" in early.text
     assert 'data-direction="out"' not in browser.get(case_url, timeout=30).text
 
@@ -90,7 +90,7 @@ def test_without_a_payer_endpoint_the_screen_says_send_by_hand(
     page = browser.get(case_url, timeout=30)
     assert 'id="no-payer-endpoint"' in page.text and 'id="send"' not in page.text
     refused = browser.post(f"{case_url}/submit", timeout=30)
-    assert refused.status_code == 409
+    assert (refused.status_code, error_of(refused)) == (409, "no-payer-endpoint")
     assert "No payer endpoint is configured" in refused.text
 
 
@@ -103,5 +103,5 @@ def test_a_cross_site_send_is_refused(
     refused = browser.post(
         f"{case_url}/submit", headers={"Sec-Fetch-Site": "cross-site"}, timeout=30
     )
-    assert refused.status_code == 403
+    assert (refused.status_code, error_of(refused)) == (403, "cross-site")
     assert 'data-direction="out"' not in browser.get(case_url, timeout=30).text
