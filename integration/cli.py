@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from integration.denials.cli import era_command
 from integration.hl7v2.cli import hl7_command
 from integration.priorauth.cli import pa_command
 from integration.sandbox.cli import sandbox_command
@@ -29,6 +30,7 @@ def main() -> None:
 main.add_command(sandbox_command)
 main.add_command(hl7_command)
 main.add_command(pa_command)
+main.add_command(era_command)
 
 
 @main.group()

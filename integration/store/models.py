@@ -251,3 +251,172 @@ class PaPacketVersion(Base):
     signed_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
     signed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     content_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+# -- claims and remittances (835 posting) ---------------------------------------------------------
+# Money is kept in integer cents (exact on SQLite and PostgreSQL alike); dates as ISO text
+# (YYYY-MM-DD), as elsewhere in this file.
+
+
+class Claim(Base):
+    """A claim we submitted (837P): what an 835 remittance is matched against."""
+
+    __tablename__ = "claim"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    patient_control_number: Mapped[str] = mapped_column(String(38), unique=True)  # CLM01
+    payer_id: Mapped[str] = mapped_column(String(80), index=True)
+    payer_claim_number: Mapped[str | None] = mapped_column(String(50), nullable=True, index=True)
+    total_charge_cents: Mapped[int] = mapped_column(BigInteger)
+    #: submitted | paid | denied | reversed | forwarded
+    status: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ClaimLine(Base):
+    __tablename__ = "claim_line"
+    __table_args__ = (UniqueConstraint("claim_id", "line_number"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    claim_id: Mapped[int] = mapped_column(BigId, ForeignKey("claim.id"), index=True)
+    line_number: Mapped[int] = mapped_column(Integer)
+    procedure: Mapped[str] = mapped_column(String(48))
+    modifiers: Mapped[str] = mapped_column(String(20))  # "25,59"; "" when none
+    service_date: Mapped[str] = mapped_column(String(10))
+    charge_cents: Mapped[int] = mapped_column(BigInteger)
+    units: Mapped[str] = mapped_column(String(20))
+
+
+class RemittanceFile(Base):
+    """Every 835 file received, stored raw (with its SHA-256) before anything is posted."""
+
+    __tablename__ = "remittance_file"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    raw: Mapped[bytes] = mapped_column(LargeBinary)
+    #: received | posted | duplicate | rejected | failed
+    status: Mapped[str] = mapped_column(String(12), index=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    processed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class RemittancePayment(Base):
+    """One 835 transaction (payment): TRN trace number + payer id are its identity, so the same
+    payment arriving again (another file name, other ISA control numbers) is never posted twice."""
+
+    __tablename__ = "remittance_payment"
+    __table_args__ = (UniqueConstraint("trace_number", "payer_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    file_id: Mapped[int] = mapped_column(BigId, ForeignKey("remittance_file.id"), index=True)
+    trace_number: Mapped[str] = mapped_column(String(50))  # TRN02
+    payer_id: Mapped[str] = mapped_column(String(50))  # TRN03
+    payer_name: Mapped[str] = mapped_column(String(60))
+    payee_id: Mapped[str] = mapped_column(String(80))
+    transaction_control_number: Mapped[str] = mapped_column(String(9))  # ST02
+    amount_cents: Mapped[int] = mapped_column(BigInteger)  # BPR02
+    credit_debit: Mapped[str] = mapped_column(String(1))
+    method: Mapped[str] = mapped_column(String(3))
+    payment_date: Mapped[str | None] = mapped_column(String(10), nullable=True)
+    production_date: Mapped[str | None] = mapped_column(String(10), nullable=True)
+    provider_adjustment_cents: Mapped[int] = mapped_column(BigInteger)
+    posted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class RemittanceClaimPosting(Base):
+    """One CLP of a payment, posted against our claim (claim_id None: queued for a person)."""
+
+    __tablename__ = "remittance_claim_posting"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    payment_id: Mapped[int] = mapped_column(BigId, ForeignKey("remittance_payment.id"), index=True)
+    claim_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("claim.id"), nullable=True, index=True
+    )
+    patient_control_number: Mapped[str] = mapped_column(String(38), index=True)  # CLP01
+    payer_claim_number: Mapped[str] = mapped_column(String(50))  # CLP07
+    status_code: Mapped[str] = mapped_column(String(2))  # CLP02
+    charge_cents: Mapped[int] = mapped_column(BigInteger)
+    paid_cents: Mapped[int] = mapped_column(BigInteger)
+    patient_responsibility_cents: Mapped[int] = mapped_column(BigInteger)
+    reverses_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("remittance_claim_posting.id"), nullable=True
+    )
+    reversed: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class RemittanceLinePosting(Base):
+    """One SVC of a claim posting, against our claim line (claim_line_id None: not matched)."""
+
+    __tablename__ = "remittance_line_posting"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    claim_posting_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("remittance_claim_posting.id"), index=True
+    )
+    claim_line_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("claim_line.id"), nullable=True, index=True
+    )
+    procedure: Mapped[str] = mapped_column(String(48))
+    modifiers: Mapped[str] = mapped_column(String(20))
+    service_date: Mapped[str | None] = mapped_column(String(10), nullable=True)
+    charge_cents: Mapped[int] = mapped_column(BigInteger)
+    paid_cents: Mapped[int] = mapped_column(BigInteger)
+    units: Mapped[str] = mapped_column(String(20))
+    #: our modifiers the payer dropped ("59"), "" when none
+    dropped_modifiers: Mapped[str] = mapped_column(String(20))
+
+
+class RemittanceAdjustment(Base):
+    """One CAS triplet of a claim posting (line_posting_id set for line-level CAS)."""
+
+    __tablename__ = "remittance_adjustment"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    claim_posting_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("remittance_claim_posting.id"), index=True
+    )
+    line_posting_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("remittance_line_posting.id"), nullable=True
+    )
+    group_code: Mapped[str] = mapped_column(String(2))
+    reason_code: Mapped[str] = mapped_column(String(5))
+    amount_cents: Mapped[int] = mapped_column(BigInteger)
+    quantity: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    category: Mapped[str | None] = mapped_column(String(30), nullable=True)
+
+
+class RemittanceProviderAdjustment(Base):
+    """One PLB adjustment of a payment (not tied to our claims)."""
+
+    __tablename__ = "remittance_provider_adjustment"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    payment_id: Mapped[int] = mapped_column(BigId, ForeignKey("remittance_payment.id"), index=True)
+    provider_id: Mapped[str] = mapped_column(String(50))
+    fiscal_period_date: Mapped[str | None] = mapped_column(String(10), nullable=True)
+    reason_code: Mapped[str] = mapped_column(String(2))
+    reference: Mapped[str] = mapped_column(String(50))
+    amount_cents: Mapped[int] = mapped_column(BigInteger)
+
+
+class RemittanceWorkItem(Base):
+    """Something of a posted payment a person must look at: an unmatched claim or line, a
+    dropped modifier, a reversal with nothing to reverse."""
+
+    __tablename__ = "remittance_work_item"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    payment_id: Mapped[int] = mapped_column(BigId, ForeignKey("remittance_payment.id"), index=True)
+    claim_posting_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("remittance_claim_posting.id"), nullable=True
+    )
+    #: unmatched_claim | unmatched_line | modifier_dropped | reversal_unmatched
+    kind: Mapped[str] = mapped_column(String(30), index=True)
+    detail: Mapped[str] = mapped_column(Text)  # control numbers and codes only, no PHI
+    status: Mapped[str] = mapped_column(String(10), index=True)  # open | closed
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -14,6 +14,7 @@ from integration.x12.envelope import (
     Transaction,
     TransactionContext,
     read_transactions,
+    read_transactions_from,
 )
 from integration.x12.errors import Problem, X12Error
 from integration.x12.segments import Segment, build_segment, iter_segments, tokenize
@@ -33,5 +34,6 @@ __all__ = [
     "iter_segments",
     "read_delimiters",
     "read_transactions",
+    "read_transactions_from",
     "tokenize",
 ]

@@ -9,18 +9,40 @@ transactions were yielded, go to the `problems` list passed in.
 Writing: `write_interchange` computes every count; `new_transaction_context` fills the envelope
 from `EnvelopeParams`, an injected clock and an injected control-number source, so output is
 deterministic under test.
+
+Streaming: `read_transactions_from(stream)` reads a text or binary file object in chunks (the
+delimiters come from the ISA in the first chunks) and yields the same transactions as
+`read_transactions` on the whole text; `iter_transaction_events(stream)` goes one level lower
+(start, each body segment, end) so a reader can walk a single huge transaction set in bounded
+memory. Bytes are decoded as UTF-8 (BOM dropped) with a switch to Latin-1 for the rest of the
+stream at the first invalid sequence (the text reader decides for the whole input at once; the
+two differ only on input that mixes valid multi-byte UTF-8 with invalid bytes).
 """
 
 from __future__ import annotations
 
+import codecs
+import itertools
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal, Protocol
 
-from integration.x12.delimiters import DEFAULT_DELIMITERS, Delimiters, read_delimiters
+from integration.x12.delimiters import (
+    DEFAULT_DELIMITERS,
+    ISA_LENGTH,
+    Delimiters,
+    read_delimiters,
+    strip_preamble,
+)
 from integration.x12.errors import Problem
-from integration.x12.segments import ElementValue, Segment, build_segment, iter_segments
+from integration.x12.segments import (
+    ElementValue,
+    Segment,
+    build_segment,
+    iter_segments,
+    iter_segments_from,
+)
 
 Clock = Callable[[], datetime]
 SegmentSpec = tuple[str, Sequence[ElementValue]]
@@ -283,12 +305,38 @@ def _parse_datetime(day: str, time: str, day_format: str) -> datetime | None:
 @dataclass(slots=True)
 class _OpenTransaction:
     st: Segment
-    segments: list[Segment] = field(default_factory=list)
+    context: TransactionContext
+    count: int = 1  # segments so far, ST included
+
+
+@dataclass(frozen=True, slots=True)
+class TransactionStart:
+    """Streaming event: an ST opened a transaction set in `context`."""
+
+    context: TransactionContext
+    st: Segment
+
+
+@dataclass(frozen=True, slots=True)
+class TransactionEnd:
+    """Streaming event: the transaction set closed (`se` is None when it was truncated);
+    `problems` are its envelope problems (SE01/SE02, missing SE)."""
+
+    context: TransactionContext
+    se: Segment | None
+    problems: tuple[Problem, ...]
+
+
+# What `iter_transaction_events` yields: a start, the body segments one by one, an end.
+TransactionEvent = TransactionStart | Segment | TransactionEnd
+
+
+class SupportsRead(Protocol):
+    def read(self, size: int, /) -> str | bytes: ...
 
 
 class _Reader:
-    def __init__(self, text: str, sink: list[Problem]) -> None:
-        self.text = text
+    def __init__(self, sink: list[Problem]) -> None:
         self.sink = sink
         self.isa: Segment | None = None
         self.interchange: InterchangeHeader | None = None
@@ -390,18 +438,29 @@ class _Reader:
         self.gs = None
         self.group = None
 
-    def finish_transaction(self, se: Segment | None, delimiters: Delimiters) -> Transaction:
-        assert self.txn is not None and self.interchange is not None and self.group is not None
-        st = self.txn.st
+    def start_transaction(self, st: Segment, delimiters: Delimiters) -> TransactionStart:
+        assert self.interchange is not None and self.group is not None
+        context = TransactionContext(
+            interchange=self.interchange,
+            group=self.group,
+            transaction_set_id=st.get(1),
+            control_number=st.get(2),
+            implementation_reference=st.get(3),
+            delimiters=delimiters,
+        )
+        self.txn = _OpenTransaction(st, context)
+        return TransactionStart(context, st)
+
+    def finish_transaction(self, se: Segment | None, last: Segment) -> TransactionEnd:
+        assert self.txn is not None
+        st, context = self.txn.st, self.txn.context
         problems: list[Problem] = []
-        segments = [st, *self.txn.segments]
-        icn, gcn, tcn = self.interchange.control_number, self.group.control_number, st.get(2)
+        icn, gcn, tcn = context.interchange.control_number, context.group.control_number, st.get(2)
 
         def located(problem: Problem) -> Problem:
             return problem.in_envelope(interchange=icn, group=gcn, transaction=tcn)
 
         if se is None:
-            last = segments[-1]
             problems.append(
                 located(
                     Problem(
@@ -412,12 +471,12 @@ class _Reader:
                 )
             )
         else:
-            segments.append(se)
-            if se.get(1) != str(len(segments)):
+            count = self.txn.count + 1
+            if se.get(1) != str(count):
                 problems.append(
                     located(
                         Problem(
-                            message=f"expected segment count {len(segments)}, got {se.get(1)!r}",
+                            message=f"expected segment count {count}, got {se.get(1)!r}",
                             segment_id="SE",
                             segment_index=se.index,
                             element="SE01",
@@ -436,17 +495,9 @@ class _Reader:
                         )
                     )
                 )
-        context = TransactionContext(
-            interchange=self.interchange,
-            group=self.group,
-            transaction_set_id=st.get(1),
-            control_number=st.get(2),
-            implementation_reference=st.get(3),
-            delimiters=delimiters,
-        )
         self.txn = None
         self.txn_count += 1
-        return Transaction(context, tuple(segments), tuple(problems))
+        return TransactionEnd(context, se, tuple(problems))
 
 
 def decode(data: str | bytes) -> str:
@@ -459,26 +510,21 @@ def decode(data: str | bytes) -> str:
         return data.decode("latin-1")
 
 
-def read_transactions(
-    text: str | bytes, problems: list[Problem] | None = None
-) -> Iterator[Transaction]:
-    """Yield each transaction set of the interchange(s) in `text` with its envelope context.
-
-    Raises X12Error when no delimiters can be read (missing or malformed ISA). Envelope problems
-    outside a transaction set are appended to `problems` when given.
-    """
-    text = decode(text)
-    sink = problems if problems is not None else []
-    delimiters = read_delimiters(text)
-    reader = _Reader(text, sink)
+def _events(
+    segments: Iterator[Segment], delimiters: Delimiters, sink: list[Problem]
+) -> Iterator[TransactionEvent]:
+    reader = _Reader(sink)
     last: Segment | None = None
-    for seg in iter_segments(text, delimiters):
-        last = seg
+    previous: Segment | None = None
+    for seg in segments:
+        previous, last = last, seg
         if reader.txn is not None and seg.id not in ("SE", "ST", "GE", "IEA", "GS", "ISA"):
-            reader.txn.segments.append(seg)
+            reader.txn.count += 1
+            yield seg
             continue
         if reader.txn is not None and seg.id != "SE":
-            yield reader.finish_transaction(None, delimiters)
+            assert previous is not None
+            yield reader.finish_transaction(None, previous)
         if seg.id == "ISA":
             if reader.interchange is not None:
                 reader.problem(seg, "expected IEA before the next ISA")
@@ -498,17 +544,111 @@ def read_transactions(
         elif seg.id == "GE":
             reader.close_group(seg)
         elif seg.id == "ST":
-            reader.txn = _OpenTransaction(seg)
+            yield reader.start_transaction(seg, delimiters)
         elif seg.id == "SE":
             if reader.txn is None:
                 reader.problem(seg, "expected ST before SE")
             else:
-                yield reader.finish_transaction(seg, delimiters)
+                yield reader.finish_transaction(seg, seg)
         else:
             reader.problem(seg, f"expected ST, got {seg.id!r}")
     if reader.txn is not None:
-        yield reader.finish_transaction(None, delimiters)
+        assert last is not None
+        yield reader.finish_transaction(None, last)
     if reader.group is not None:
         reader.problem(last, "expected GE before the end of the interchange")
     if reader.interchange is not None:
         reader.problem(last, "expected IEA at the end of the interchange")
+
+
+def _assemble(events: Iterator[TransactionEvent]) -> Iterator[Transaction]:
+    st: Segment | None = None
+    body: list[Segment] = []
+    for event in events:
+        if isinstance(event, TransactionStart):
+            st, body = event.st, []
+        elif isinstance(event, TransactionEnd):
+            assert st is not None
+            segments = [st, *body] if event.se is None else [st, *body, event.se]
+            yield Transaction(event.context, tuple(segments), event.problems)
+            st, body = None, []
+        else:
+            body.append(event)
+
+
+def read_transactions(
+    text: str | bytes, problems: list[Problem] | None = None
+) -> Iterator[Transaction]:
+    """Yield each transaction set of the interchange(s) in `text` with its envelope context.
+
+    Raises X12Error when no delimiters can be read (missing or malformed ISA). Envelope problems
+    outside a transaction set are appended to `problems` when given.
+    """
+    text = decode(text)
+    sink = problems if problems is not None else []
+    delimiters = read_delimiters(text)
+    yield from _assemble(_events(iter_segments(text, delimiters), delimiters, sink))
+
+
+def _decoded_chunks(stream: SupportsRead, chunk_size: int) -> Iterator[str]:
+    """Text chunks of `stream`: str as is; bytes as UTF-8 (a BOM dropped), switching to Latin-1
+    for the rest of the stream at the first byte sequence that is not UTF-8."""
+    decoder = codecs.getincrementaldecoder("utf-8-sig")()
+    latin1 = False
+    while True:
+        data = stream.read(chunk_size)
+        if not data:
+            break
+        if isinstance(data, str):
+            yield data
+            continue
+        if latin1:
+            yield data.decode("latin-1")
+            continue
+        pending, _ = decoder.getstate()
+        try:
+            yield decoder.decode(data)
+        except UnicodeDecodeError:
+            latin1 = True
+            yield (pending + data).decode("latin-1")
+    if not latin1:
+        try:
+            tail = decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            tail = decoder.getstate()[0].decode("latin-1")
+        if tail:
+            yield tail
+
+
+def _stream_segments(stream: SupportsRead, chunk_size: int) -> tuple[Delimiters, Iterator[Segment]]:
+    if chunk_size < 1:
+        raise ValueError(f"expected a chunk size of at least 1, got {chunk_size}")
+    chunks = _decoded_chunks(stream, chunk_size)
+    head = ""
+    for chunk in chunks:
+        head += chunk
+        if len(strip_preamble(head)) >= ISA_LENGTH:
+            break
+    delimiters = read_delimiters(head)  # X12Error when there is no usable ISA
+    return delimiters, iter_segments_from(itertools.chain([head], chunks), delimiters)
+
+
+def iter_transaction_events(
+    stream: SupportsRead, problems: list[Problem] | None = None, chunk_size: int = 1 << 20
+) -> Iterator[TransactionEvent]:
+    """Read `stream` (a text or binary file object) in chunks of `chunk_size`, yielding a
+    `TransactionStart`, each body segment and a `TransactionEnd` per transaction set: memory stays
+    bounded by the chunk size and the longest segment, however large the transaction.
+
+    Raises X12Error (on the first `next`) when no delimiters can be read from the ISA."""
+    sink = problems if problems is not None else []
+    delimiters, segments = _stream_segments(stream, chunk_size)
+    yield from _events(segments, delimiters, sink)
+
+
+def read_transactions_from(
+    stream: SupportsRead, problems: list[Problem] | None = None, chunk_size: int = 1 << 20
+) -> Iterator[Transaction]:
+    """`read_transactions` over a text or binary file object read in chunks: each transaction set
+    is yielded as soon as its SE arrives, and only the current one is held in memory."""
+    yield from _assemble(iter_transaction_events(stream, problems, chunk_size))

@@ -3,6 +3,8 @@
 `iter_segments` yields `Segment(id, elements, index)` one at a time; elements keep their raw text
 so components (`Segment.components`) and repetitions (`Segment.repetitions`) stay splittable.
 Line breaks (CR, LF, CRLF) after segment terminators and whitespace around segments are skipped.
+`iter_segments_from` does the same over an iterable of text chunks (a file read piecewise): it
+keeps only the unfinished segment between chunks, so memory stays bounded by the longest segment.
 
 `build_segment` writes one segment: an element is a `str`, a composite (`tuple` of components)
 or a repetition (`list` of simple or composite values). It refuses, with a located error, a value
@@ -11,7 +13,7 @@ that contains a delimiter character; trailing empty elements and components are 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from integration.x12.delimiters import Delimiters, strip_preamble
@@ -65,6 +67,44 @@ def iter_segments(text: str, delimiters: Delimiters, start_index: int = 0) -> It
         parts = raw.split(delimiters.element)
         yield Segment(parts[0], tuple(parts[1:]), index, delimiters)
         index += 1
+
+
+def iter_segments_from(
+    chunks: Iterable[str], delimiters: Delimiters, start_index: int = 0
+) -> Iterator[Segment]:
+    """Yield the segments of the text made of `chunks`, each as soon as its terminator arrives.
+
+    The result equals `iter_segments("".join(chunks), delimiters, start_index)`; a chunk may end
+    anywhere (inside a segment, an element, or a CR LF pair).
+    """
+    index = start_index
+    pending = ""
+    started = False
+    term, elem = delimiters.segment, delimiters.element
+    for chunk in chunks:
+        if not chunk:
+            continue
+        if not started:
+            chunk = strip_preamble(chunk)
+            if not chunk:
+                continue
+            started = True
+        pending += chunk
+        if term not in chunk:
+            continue
+        parts = pending.split(term)
+        pending = parts.pop()
+        for part in parts:
+            raw = part.strip(_SURROUNDING)
+            if not raw:
+                continue
+            fields = raw.split(elem)
+            yield Segment(fields[0], tuple(fields[1:]), index, delimiters)
+            index += 1
+    raw = pending.strip(_SURROUNDING)
+    if raw:
+        fields = raw.split(elem)
+        yield Segment(fields[0], tuple(fields[1:]), index, delimiters)
 
 
 def tokenize(text: str, delimiters: Delimiters) -> list[Segment]:
