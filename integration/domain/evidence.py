@@ -42,11 +42,28 @@ class Owner(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class PatientFact:
+    """The patient. `name` is the display name; `family` and `given` are Patient.name's
+    parts as the chart has them (a family name of several words stays whole, e.g. "de la
+    Cruz"). Stored evidence written before they existed has neither: see `name_parts`."""
+
     id: str
     source: str
     name: str | None
     birth_date: str | None
     gender: str | None
+    family: str | None = None
+    given: tuple[str, ...] = ()
+
+    def name_parts(self) -> tuple[str, tuple[str, ...]] | None:
+        """(family, given) for a message that names the patient: the chart's parts when
+        known; else, for evidence stored without them, the display name's last word as the
+        family name (a guess: wrong for a family name of several words). None: no name."""
+        if self.family:
+            return self.family, self.given
+        if not self.name or not self.name.split():
+            return None
+        *given, family = self.name.split()
+        return family, tuple(given)
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,6 +28,14 @@ class Channel(StrEnum):
     FAX = "fax"
 
 
+class FollowUp(StrEnum):
+    """What a request sent after the payer's decision asks: review a denial again, or withdraw
+    the request (or an approval not yet used)."""
+
+    APPEAL = "appeal"
+    CANCEL = "cancel"
+
+
 @dataclass(frozen=True, slots=True)
 class Code:
     system: str

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from typing import Any
 
@@ -23,31 +24,50 @@ from integration.evidence.values import date_str, source_of
 from integration.mapping.evidence_maps import EvidenceMaps
 
 
-def _name(patient: Any) -> str | None:
+def _official_name(patient: Any) -> Any:
+    """The HumanName a message should carry: official, else any not marked old, else the
+    first."""
     names = list(patient.name or [])
     official = (
         [n for n in names if n.use == "official"] or [n for n in names if n.use != "old"] or names
     )
-    if not official:
+    return official[0] if official else None
+
+
+def _name(patient: Any) -> str | None:
+    name = _official_name(patient)
+    if name is None:
         return None
-    name = official[0]
     if name.text:
         return str(name.text)
     parts = [*(name.given or []), name.family or ""]
     return " ".join(p for p in parts if p) or None
 
 
+def name_parts(patient: Any) -> tuple[str | None, tuple[str, ...]]:
+    """(family, given) exactly as the official HumanName has them: a family name of several
+    words ("de la Cruz") stays one family name; (None, ()) when the chart gives no family."""
+    name = _official_name(patient)
+    if name is None or not name.family:
+        return None, ()
+    return str(name.family), tuple(str(g) for g in name.given or ())
+
+
 def _patient(chart: ChartData) -> PatientFact | None:
     patient = chart.resolve(f"Patient/{chart.patient_id}")
     if patient is None:
         return None
-    return PatientFact(
+    fact = PatientFact(
         id=str(patient.id),
         source=source_of(patient),
         name=_name(patient),
         birth_date=date_str(getattr(patient, "birthDate", None)),
         gender=getattr(patient, "gender", None),
     )
+    family, given = name_parts(patient)
+    if family is not None:  # as the chart has them: messages carry them exactly
+        fact = replace(fact, family=family, given=given)
+    return fact
 
 
 def assemble_evidence(chart: ChartData, maps: EvidenceMaps, as_of: date) -> ClinicalEvidence:

@@ -278,18 +278,30 @@ def publish_command(rule_file: Path, into: Path | None, actor: str) -> None:
 )
 @click.option("--payer-url", default=None, help="Payer endpoints' base URL (default: setting)")
 @click.option("--actor", default="cli", show_default=True, help="Who sends it (audit trail)")
+@click.option(
+    "--allow-unanswered",
+    is_flag=True,
+    default=False,
+    help="ePA: send even when the chart leaves some of the payer's questions unanswered",
+)
 def submit_command(
-    case_id: str, channel: str | None, attach: tuple[Path, ...], payer_url: str | None, actor: str
+    case_id: str,
+    channel: str | None,
+    attach: tuple[Path, ...],
+    payer_url: str | None,
+    actor: str,
+    allow_unanswered: bool,
 ) -> None:
     """Send a signed case to its payer and apply the answer; prints the new state. Exit 1 when
-    the case can't be sent as it stands, 3 when the payer couldn't be reached (recorded on the
-    case; send again)."""
+    the case can't be sent as it stands (ePA questions the chart can't answer are listed with
+    who should supply them; --allow-unanswered sends anyway), 3 when the payer couldn't be
+    reached (recorded on the case; send again)."""
     import mimetypes
     from datetime import UTC, datetime
 
     from integration.domain.priorauth import Channel
     from integration.priorauth.channels.transport import ChannelError, PayerTransport
-    from integration.priorauth.submit import Attachment, Practice, Submitter
+    from integration.priorauth.submit import Attachment, Practice, Submitter, UnansweredError
     from integration.settings import Settings
     from integration.store.pa_submissions import PaSubmissionStore, SubmissionError
 
@@ -319,7 +331,14 @@ def submit_command(
             now=datetime.now(UTC),
             attachments=documents,
             channel=Channel(channel) if channel else None,
+            allow_unanswered=allow_unanswered,
         )
+    except UnansweredError as exc:
+        click.echo(f"error: case {case_id}: not sent: the chart can't answer", err=True)
+        for m in exc.missing:
+            click.echo(f"missing ({m.owner}): {m.question_id}: {m.missing}", err=True)
+        click.echo("supply them, or send anyway with --allow-unanswered", err=True)
+        sys.exit(1)
     except SubmissionError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
@@ -335,6 +354,8 @@ def submit_command(
     click.echo(said)
     for ask in r.ask:
         click.echo(f"payer asks for: {ask}")
+    for m in done.unanswered:
+        click.echo(f"sent unanswered ({m.owner}): {m.question_id}: {m.missing}")
 
 
 @pa_command.command("decide")
@@ -388,6 +409,213 @@ def decide_command(
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
     click.echo(f"{state} by {channel}")
+
+
+def _follow_up(
+    kind: str,
+    case_id: str,
+    reason: str,
+    attach: tuple[Path, ...],
+    actor: str,
+    payer_url: str | None,
+    outcome: str | None,
+    payer_said: str | None,
+    auth_number: str | None,
+    start: str | None,
+    end: str | None,
+) -> None:
+    """Send an appeal or cancellation by the case's channel (or record a portal or fax one when
+    --outcome is given) and print the result as JSON. Exit 1 when it can't be sent as the case
+    stands, 3 when the payer couldn't be reached (recorded on the case; send again)."""
+    import mimetypes
+    from datetime import UTC, datetime
+
+    from integration.domain.priorauth import Channel, FollowUp, Outcome
+    from integration.priorauth.channels.transport import ChannelError, PayerTransport
+    from integration.priorauth.submit import Attachment, Practice, Submitter, record_follow_up
+    from integration.settings import Settings
+    from integration.store.pa_submissions import PaSubmissionStore, SubmissionError
+
+    which = FollowUp(kind)
+    settings = Settings()
+    store = PaSubmissionStore(_sessions())
+    now = datetime.now(UTC)
+    for value, hint in ((start, "--from"), (end, "--to")):
+        if value:
+            _date(value, hint)
+    try:
+        if outcome is not None:
+            case = store.check_follow_up(case_id, which)
+            channel = Channel(case.channel) if case.channel else Channel.PORTAL
+            if outcome == "approved" and not (auth_number and start and end):
+                raise click.BadParameter(
+                    "an approval needs --auth-number, --from and --to", param_hint="--outcome"
+                )
+            state = record_follow_up(
+                store,
+                case_id,
+                which,
+                channel=channel,
+                reason=reason,
+                outcome=Outcome(outcome),
+                actor=actor,
+                now=now,
+                payer_said=payer_said,
+                auth_number=auth_number,
+                start=start,
+                end=end,
+            )
+            result: dict[str, Any] = {
+                "case_id": case_id,
+                "kind": which.value,
+                "channel": channel.value,
+                "state": state.value,
+                "outcome": outcome,
+                "reason": payer_said,
+                "auth_number": auth_number,
+                "start": start,
+                "end": end,
+                "ask": [],
+            }
+            click.echo(json.dumps(result, indent=2))
+            return
+        base = payer_url or settings.payer_url
+        if not base:
+            raise click.BadParameter(
+                "no payer endpoint: set DERMRCM_PAYER_URL or pass --payer-url",
+                param_hint="--payer-url",
+            )
+        documents = [
+            Attachment(
+                p.name,
+                mimetypes.guess_type(p.name)[0] or "application/octet-stream",
+                p.read_bytes(),
+            )
+            for p in attach
+        ]
+        submitter = Submitter(
+            store,
+            PayerTransport(settings.payer_timeout),
+            base,
+            Practice(settings.practice_name, settings.practice_npi),
+            ncpdp_xsd=settings.ncpdp_xsd,
+        )
+        if which is FollowUp.APPEAL:
+            done = submitter.appeal(
+                case_id, reason=reason, actor=actor, now=now, attachments=documents
+            )
+        else:
+            done = submitter.cancel(case_id, reason=reason, actor=actor, now=now)
+    except SubmissionError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    except ChannelError as exc:
+        click.echo(f"error: {exc} (recorded on the case; send again)", err=True)
+        sys.exit(3)
+    r = done.response
+    result = {
+        "case_id": case_id,
+        "kind": which.value,
+        "channel": done.channel.value,
+        "state": done.state.value,
+        "outcome": r.outcome.value,
+        "reason": r.reason,
+        "auth_number": r.auth_number,
+        "start": r.start,
+        "end": r.end,
+        "ask": list(r.ask),
+    }
+    click.echo(json.dumps(result, indent=2))
+
+
+def _follow_up_options(command: Any) -> Any:
+    for option in reversed(
+        [
+            click.option("--reason", required=True, help="Why (kept on the audit trail)"),
+            click.option("--actor", default="cli", show_default=True, help="Who (audit trail)"),
+            click.option("--payer-url", default=None, help="Payer endpoints' base URL"),
+            click.option(
+                "--outcome",
+                type=click.Choice(["approved", "denied", "pended", "closed"]),
+                default=None,
+                help="Portal or fax case: what the payer answered (recorded, nothing sent)",
+            ),
+            click.option("--payer-said", default=None, help="With --outcome: the payer's words"),
+            click.option("--auth-number", default=None, help="With --outcome approved"),
+            click.option("--from", "start", default=None, help="Approval starts (YYYY-MM-DD)"),
+            click.option("--to", "end", default=None, help="Approval ends (YYYY-MM-DD)"),
+        ]
+    ):
+        command = option(command)
+    return command
+
+
+@pa_command.command("appeal")
+@click.argument("case_id")
+@click.option(
+    "--attach",
+    "attach",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A document to send with the appeal; repeatable",
+)
+@_follow_up_options
+def appeal_command(
+    case_id: str,
+    attach: tuple[Path, ...],
+    reason: str,
+    actor: str,
+    payer_url: str | None,
+    outcome: str | None,
+    payer_said: str | None,
+    auth_number: str | None,
+    start: str | None,
+    end: str | None,
+) -> None:
+    """Appeal a denied case by its channel; prints the result as JSON."""
+    _follow_up(
+        "appeal",
+        case_id,
+        reason,
+        attach,
+        actor,
+        payer_url,
+        outcome,
+        payer_said,
+        auth_number,
+        start,
+        end,
+    )
+
+
+@pa_command.command("cancel")
+@click.argument("case_id")
+@_follow_up_options
+def cancel_command(
+    case_id: str,
+    reason: str,
+    actor: str,
+    payer_url: str | None,
+    outcome: str | None,
+    payer_said: str | None,
+    auth_number: str | None,
+    start: str | None,
+    end: str | None,
+) -> None:
+    """Cancel a submitted, pended, more-information or approved case; prints JSON."""
+    _follow_up(
+        "cancel",
+        case_id,
+        reason,
+        (),
+        actor,
+        payer_url,
+        outcome,
+        payer_said,
+        auth_number,
+        start,
+        end,
+    )
 
 
 @pa_command.command("messages")

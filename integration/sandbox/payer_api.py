@@ -6,6 +6,11 @@ sets). A test double: no real payer's policy, and no state beyond this process.
     POST /payer/x12/278              X12 278 request (005010X217) -> 278 response
     POST /payer/ncpdp                NCPDP SCRIPT ePA message     -> its response message
 
+Each channel's appeal and cancellation is decided by the same table (rules with `request:
+appeal` / `request: cancel`): a PAS Claim update (status cancelled, or item certificationType 2),
+a 278 with BHT02 01 / UM02 3 (cancel) or UM02 1 / 2 (appeal), an NCPDP PAAppealRequest or
+PACancelRequest.
+
 A 278 that can't be read is refused with HTTP 400 and the located problems as text (a
 clearinghouse would send a 999; that acknowledgement belongs to the X12 engine's issue).
 """
@@ -22,8 +27,15 @@ from typing import Any
 
 from flask import Blueprint, Response, request
 
+from integration.domain.priorauth import FollowUp
 from integration.priorauth import ncpdp
-from integration.priorauth.channels.pas import REVIEW_ACTION, REVIEW_ACTION_CODE, X12_306, X12_886
+from integration.priorauth.channels.pas import (
+    REVIEW_ACTION,
+    REVIEW_ACTION_CODE,
+    X12_306,
+    X12_886,
+    follow_up_kind,
+)
 from integration.sandbox.outcome import FhirError, fhir_response
 from integration.sandbox.payer_rules import Decision, PayerDecisions, PayerRequest
 from integration.sandbox.question_sets import Outcome as EpaOutcome
@@ -45,7 +57,7 @@ from integration.x12.t278_005010x217 import Header as X12Header
 ICD10_SYSTEMS = ("http://hl7.org/fhir/sid/icd-10-cm", "http://hl7.org/fhir/sid/icd-10")
 
 #: our outcome -> X12 306 review action (HCR01)
-_ACTION = {"approved": "A1", "denied": "A3", "pended": "A4"}
+_ACTION = {"approved": "A1", "denied": "A3", "pended": "A4", "cancelled": "C"}
 
 
 def _invalid(where: str, what: str) -> FhirError:
@@ -119,8 +131,10 @@ def pas_request(bundle: Any, today: date) -> tuple[PayerRequest, Mapping[str, An
         ),
         None,
     )
+    kind = follow_up_kind(claim)
     return (
         PayerRequest(
+            request=kind.value if kind else "initial",
             channel="pas",
             codes=tuple(codes),
             diagnoses=tuple(diagnoses),
@@ -218,7 +232,7 @@ def claim_response_bundle(
     }
 
 
-_X12_ACTION = {"approved": "A1", "denied": "A3", "pended": "A4"}
+_X12_ACTION = {"approved": "A1", "denied": "A3", "pended": "A4", "cancelled": "C"}
 _X12_DELIMITERS = str.maketrans({"*": "-", ":": " -", "^": " ", "~": "-", ">": " "})
 
 
@@ -238,7 +252,14 @@ def x12_request(request_278: Request278, today: date) -> PayerRequest:
         if s.professional is not None and s.professional.quantity is not None
     ]
     when = event.date("AAH") or event.date("472")
+    certification = event.review.certification_type if event.review else ""
+    kind = "initial"
+    if request_278.header.purpose == "01" or certification == "3":
+        kind = FollowUp.CANCEL.value
+    elif certification in ("1", "2"):
+        kind = FollowUp.APPEAL.value
     return PayerRequest(
+        request=kind,
         channel="x12-278",
         codes=codes,
         diagnoses=tuple(d.code for d in event.diagnoses),
@@ -304,8 +325,97 @@ def _epa_header(asked: ncpdp.Header, now: datetime, n: int) -> ncpdp.Header:
     )
 
 
+def _epa_asked(
+    message: ncpdp.PAAppealRequest | ncpdp.PACancelRequest, kind: FollowUp, today: date
+) -> PayerRequest:
+    med = message.medication
+    return PayerRequest(
+        channel="ncpdp-epa",
+        codes=tuple(c for c in (med.product_code,) if c) or (med.description[:11].upper(),),
+        diagnoses=med.diagnoses,
+        quantity=med.quantity.value,
+        service_date=today,
+        request=kind.value,
+    )
+
+
+#: the id of the follow-up question set a pend sends: the first set's id and this
+FOLLOW_UP_SUFFIX = "-follow-up"
+
+
+def _answered(answer: ncpdp.QuestionAnswer) -> bool:
+    return bool(
+        answer.choice_ids
+        or (answer.free_text or "").strip()
+        or answer.numeric is not None
+        or answer.date is not None
+    )
+
+
+def _epa_follow_up_answer(
+    message: ncpdp.PARequest,
+    library: QuestionSetLibrary,
+    now: datetime,
+    header: ncpdp.Header,
+    decisions: PayerDecisions | None,
+) -> ncpdp.PAResponse:
+    """A PARequest answering the follow-up set a pend sent, on the same PACaseID: decided by
+    the decision table's `request: follow-up` rules on which questions were answered."""
+    base = message.question_set_id.removesuffix(FOLLOW_UP_SUFFIX)
+    definition = next((d for d in library.definitions if d.question_set.id == base), None)
+    if definition is None or decisions is None:
+        raise ValueError(
+            f"PARequest/QuestionSetID: not a follow-up set this payer sent, "
+            f"got {message.question_set_id!r}"
+        )
+    med = message.medication
+    said = decisions.decide(
+        PayerRequest(
+            channel="ncpdp-epa",
+            codes=tuple(c for c in (med.product_code,) if c) or (definition.id[:11].upper(),),
+            diagnoses=med.diagnoses,
+            quantity=med.quantity.value,
+            service_date=now.date(),
+            request="follow-up",
+            answered=tuple(a.question_id for a in message.answers if _answered(a)),
+        )
+    )
+    if said.outcome == "approved":
+        decision = ncpdp.PADecision(
+            status=ncpdp.ResponseStatus.APPROVED,
+            authorization_number=said.auth_number,
+            effective_date=said.start,
+            expiration_date=said.end,
+            quantity=med.quantity,
+            note=said.reason,
+        )
+    elif said.outcome == "denied":
+        decision = ncpdp.PADecision(
+            status=ncpdp.ResponseStatus.DENIED,
+            reason_code=said.reason_code,
+            reason_text=said.reason,
+            appeal_supported=True,
+        )
+    else:
+        decision = ncpdp.PADecision(
+            status=ncpdp.ResponseStatus.PENDED,
+            reason_text=said.reason,
+            deadline_for_reply=now.date() + timedelta(days=7),
+        )
+    return ncpdp.PAResponse(
+        header=header,
+        pa_reference_id=message.pa_reference_id,
+        pa_case_id=message.pa_case_id,
+        decision=decision,
+    )
+
+
 def epa_answer(
-    message: ncpdp.EpaMessage, library: QuestionSetLibrary, now: datetime, n: int
+    message: ncpdp.EpaMessage,
+    library: QuestionSetLibrary,
+    now: datetime,
+    n: int,
+    decisions: PayerDecisions | None = None,
 ) -> ncpdp.EpaMessage:
     """The sandbox payer's answer to one ePA message; FhirError-free: raises ValueError with
     what is wrong for a message it doesn't answer."""
@@ -331,6 +441,8 @@ def epa_answer(
             deadline_for_reply=now.date() + timedelta(days=14),
             question_set=found.question_set,
         )
+    if isinstance(message, ncpdp.PARequest) and message.question_set_id.endswith(FOLLOW_UP_SUFFIX):
+        return _epa_follow_up_answer(message, library, now, header, decisions)
     if isinstance(message, ncpdp.PARequest):
         definition = next(
             (d for d in library.definitions if d.question_set.id == message.question_set_id),
@@ -365,7 +477,7 @@ def epa_answer(
                 reason_text=decided.reason,
                 deadline_for_reply=now.date() + timedelta(days=7),
                 question_set=ncpdp.QuestionSet(
-                    id=f"{message.question_set_id}-follow-up",
+                    id=f"{message.question_set_id}{FOLLOW_UP_SUFFIX}",
                     title="More information",
                     questions=decided.follow_up_questions,
                 )
@@ -379,20 +491,41 @@ def epa_answer(
             decision=decision,
         )
     if isinstance(message, ncpdp.PACancelRequest):
+        if decisions is None:
+            raise ValueError("PACancelRequest: this payer has no decision table for cancels")
+        said = decisions.decide(_epa_asked(message, FollowUp.CANCEL, now.date()))
+        cancelled = said.outcome == "cancelled"
         return ncpdp.PACancelResponse(
             header=header,
             pa_reference_id=reference,
             pa_case_id=message.pa_case_id,
-            status=ncpdp.CancelStatus.APPROVED,
+            status=ncpdp.CancelStatus.APPROVED if cancelled else ncpdp.CancelStatus.DENIED,
+            reason_code=None if cancelled else said.reason_code,
+            note=said.reason,
         )
     if isinstance(message, ncpdp.PAAppealRequest):
+        if decisions is None:
+            raise ValueError("PAAppealRequest: this payer has no decision table for appeals")
+        said = decisions.decide(_epa_asked(message, FollowUp.APPEAL, now.date()))
+        status = {
+            "approved": ncpdp.ResponseStatus.APPROVED,
+            "denied": ncpdp.ResponseStatus.DENIED,
+            "pended": ncpdp.ResponseStatus.PENDED,
+        }.get(said.outcome, ncpdp.ResponseStatus.CLOSED)
+        approved = status is ncpdp.ResponseStatus.APPROVED
         return ncpdp.PAAppealResponse(
             header=header,
             pa_reference_id=reference,
             pa_case_id=message.pa_case_id,
+            appeal_case_id="SBXAP" + hashlib.sha256(reference.encode()).hexdigest()[:10].upper(),
             decision=ncpdp.PADecision(
-                status=ncpdp.ResponseStatus.PENDED,
-                reason_text="Appeal received: sent to the medical director for review",
+                status=status,
+                authorization_number=said.auth_number if approved else None,
+                effective_date=said.start if approved else None,
+                expiration_date=said.end if approved else None,
+                reason_code=None if approved else said.reason_code,
+                reason_text=None if approved else said.reason,
+                note=said.reason if approved else None,
             ),
         )
     raise ValueError(
@@ -426,7 +559,7 @@ def payer_blueprint(
         try:
             message = ncpdp.parse(request.get_data())
             received.append("ncpdp-epa")
-            answer = epa_answer(message, question_sets, datetime.now(UTC), len(received))
+            answer = epa_answer(message, question_sets, datetime.now(UTC), len(received), decisions)
         except (ncpdp.NcpdpError, ValueError) as exc:
             return Response(f"{exc}\n", 400, mimetype="text/plain")
         return Response(ncpdp.to_xml(answer), 200, mimetype="application/xml")

@@ -2,7 +2,10 @@
 `mappings/sandbox/payer-decisions.yaml`, applied to what the request carries. Pure.
 
 A test double, never a real payer's policy: it exists so the whole loop (submit, pend and ask,
-approve with an authorization number, deny with a reason) can be run over real HTTP."""
+approve with an authorization number, deny with a reason, appeal, cancel) can be run over real
+HTTP. A rule names the kind of request it decides (`when.request`: initial, appeal, cancel, or
+follow-up: an ePA PARequest answering the follow-up questions of a pend); a rule that names none
+decides initial requests only."""
 
 from __future__ import annotations
 
@@ -18,7 +21,9 @@ from typing import Any
 from integration.mapping.loader import MappingError, iter_documents, load_document
 from integration.paths import mappings_dir
 
-OUTCOMES = ("approved", "denied", "pended")
+OUTCOMES = ("approved", "denied", "pended", "cancelled")
+#: what a request asks the payer to do
+REQUEST_KINDS = ("initial", "appeal", "cancel", "follow-up")
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +37,8 @@ class PayerRequest:
     service_date: date
     attachments: int = 0
     member_id: str | None = None
+    request: str = "initial"  # one of REQUEST_KINDS
+    answered: tuple[str, ...] = ()  # ePA follow-up: the questions answered
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +89,12 @@ def _holds(when: Mapping[str, Any], request: PayerRequest) -> bool:
         "attachments_at_least": lambda v: request.attachments >= v,
         "attachments_fewer_than": lambda v: request.attachments < v,
         "member_id_prefix": lambda v: (request.member_id or "").startswith(v),
+        "request": lambda v: request.request == v,
+        "channels": lambda v: request.channel in v,
+        "answered": lambda v: set(v) <= set(request.answered),
     }
+    if when.get("request", "initial") != request.request:
+        return False
     return all(tests[key](value) for key, value in when.items())
 
 

@@ -14,7 +14,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from integration.domain.evidence import Owner, to_json_value
-from integration.domain.priorauth import Outcome, PayerResponse
+from integration.domain.priorauth import FollowUp, Outcome, PayerResponse
 from integration.priorauth.cases import TASK_DAYS, CaseState, check_transition
 from integration.store.models import PaCase, PaCaseEvent, PaMessage, PaPacketVersion, PaTask
 
@@ -32,6 +32,19 @@ OUTCOME_STATES = {
 
 #: states a case may be (re)submitted from
 SUBMITTABLE = frozenset({CaseState.READY_FOR_REVIEW, CaseState.MORE_INFO})
+
+
+#: states each follow-up may be sent from: an appeal answers a denial; a cancellation withdraws
+#: a request still with the payer, or an approval
+FOLLOW_UP_FROM = {
+    FollowUp.APPEAL: frozenset({CaseState.DENIED}),
+    FollowUp.CANCEL: frozenset(
+        {CaseState.SUBMITTED, CaseState.PENDED, CaseState.MORE_INFO, CaseState.APPROVED}
+    ),
+}
+
+
+_ARTICLED = {FollowUp.APPEAL: "an appeal", FollowUp.CANCEL: "a cancellation"}
 
 
 class SubmissionError(ValueError):
@@ -152,7 +165,178 @@ class PaSubmissionStore:
             )
         return case
 
-    def failed(self, case_id: str, channel: str, error: str, *, actor: str, now: datetime) -> None:
+    def held(
+        self,
+        case_id: str,
+        channel: str,
+        why: str,
+        missing: list[tuple[str, Owner]],
+        *,
+        actor: str,
+        now: datetime,
+    ) -> None:
+        """A send stopped before the request went (the payer's questions the chart can't
+        answer): recorded on the case, state unchanged, a task per missing item for its owner
+        (done when the case is next sent)."""
+        with self._sessions.begin() as session:
+            case = session.get(PaCase, case_id)
+            session.add(
+                PaCaseEvent(
+                    case_id=case_id,
+                    at=now,
+                    actor=actor,
+                    kind="submit-held",
+                    from_state=case.state if case else None,
+                    to_state=case.state if case else None,
+                    reason=f"{channel}: {why}",
+                    detail_json=None,
+                )
+            )
+            already = set(
+                session.scalars(
+                    select(PaTask.what)
+                    .where(PaTask.case_id == case_id)
+                    .where(PaTask.status == "open")
+                )
+            )
+            for what, owner in missing:
+                if f"payer question unanswered: {what}" in already:
+                    continue
+                session.add(
+                    PaTask(
+                        case_id=case_id,
+                        criterion_id=None,
+                        what=f"payer question unanswered: {what}",
+                        owner_role=owner.value,
+                        due=(now.date() + timedelta(days=TASK_DAYS[owner])).isoformat(),
+                        status="open",
+                        created_at=now,
+                    )
+                )
+        log.info("pa case %s: send held, %d payer question(s) unanswered", case_id, len(missing))
+
+    def check_follow_up(self, case_id: str, kind: FollowUp) -> PaCase:
+        """The case, if `kind` may be sent from its state: SubmissionError saying why not."""
+        with self._sessions() as session:
+            case = session.get(PaCase, case_id)
+        if case is None:
+            raise SubmissionError(f"case: no case {case_id!r}")
+        state = CaseState(case.state)
+        allowed = FOLLOW_UP_FROM[kind]
+        if state not in allowed:
+            raise SubmissionError(
+                f"case {case_id}: state: expected {' or '.join(sorted(allowed))} "
+                f"for {_ARTICLED[kind]}, got {state}"
+            )
+        return case
+
+    def apply_follow_up(
+        self,
+        case_id: str,
+        kind: FollowUp,
+        channel: str,
+        response: PayerResponse,
+        *,
+        reason: str,
+        actor: str,
+        now: datetime,
+    ) -> CaseState:
+        """An appeal or cancellation sent (by `actor`, for `reason`) and the payer's answer, in
+        one transaction; returns the case's state.
+
+        Appeal: denied -> appealed (the actor), then the payer's decision: approved or denied
+        moves the case, a pend leaves it appealed with a task to follow up. Cancel: the payer's
+        confirmation closes the case (the actor's transition, the payer's answer in its detail);
+        a refusal leaves the state as it was, recorded."""
+        with self._sessions.begin() as session:
+            case = session.get(PaCase, case_id, with_for_update=True)
+            if case is None:
+                raise SubmissionError(f"case: no case {case_id!r}")
+            current = CaseState(case.state)
+            if current not in FOLLOW_UP_FROM[kind]:
+                raise SubmissionError(f"case {case_id}: state is {current}; no {kind} sent")
+            detail = json.dumps(to_json_value(response), sort_keys=True)
+            said = response.reason or response.outcome.value
+            # what the payer asked before is answered (or moot) once this is sent
+            session.execute(
+                update(PaTask)
+                .where(PaTask.case_id == case_id)
+                .where(PaTask.criterion_id.is_(None))
+                .where(PaTask.status == "open")
+                .values(status="done")
+            )
+
+            def event(
+                who: str, what: str, before: CaseState, after: CaseState, why: str, data: str | None
+            ) -> None:
+                session.add(
+                    PaCaseEvent(
+                        case_id=case_id,
+                        at=now,
+                        actor=who,
+                        kind=what,
+                        from_state=before.value,
+                        to_state=after.value,
+                        reason=why,
+                        detail_json=data,
+                    )
+                )
+
+            target = current
+            if kind is FollowUp.CANCEL:
+                if response.outcome is Outcome.CLOSED:
+                    target = CaseState.CLOSED
+                    check_transition(current, target)
+                    event(
+                        actor,
+                        "transition",
+                        current,
+                        target,
+                        f"cancelled by {channel}: {reason} (payer: {said})",
+                        detail,
+                    )
+                else:
+                    event("payer", "cancel-refused", current, current, f"payer: {said}", detail)
+                    session.add(_task(case_id, f"cancel refused ({said})", now))
+            else:
+                check_transition(current, CaseState.APPEALED)
+                event(
+                    actor,
+                    "transition",
+                    current,
+                    CaseState.APPEALED,
+                    f"appealed by {channel}: {reason}",
+                    None,
+                )
+                target = APPEAL_STATES.get(response.outcome, CaseState.APPEALED)
+                if response.auth_number:
+                    said = f"{said} (authorization {response.auth_number})"
+                event("payer", "transition", CaseState.APPEALED, target, f"payer: {said}", detail)
+                if target is CaseState.APPEALED:
+                    session.add(_task(case_id, f"appeal pended ({said}): check its status", now))
+                elif target is CaseState.DENIED:
+                    session.add(_task(case_id, f"appeal denied ({said}): close the case", now))
+                if response.outcome is Outcome.APPROVED:
+                    case.auth_number = response.auth_number
+                    case.approved_from = response.start
+                    case.approved_to = response.end
+                    case.approved_units = response.units
+                case.decision_reason = response.reason
+            case.state = target.value
+            case.updated_at = now
+        log.info("pa case %s: %s sent by %s, now %s", case_id, kind, channel, target)
+        return target
+
+    def failed(
+        self,
+        case_id: str,
+        channel: str,
+        error: str,
+        *,
+        actor: str,
+        now: datetime,
+        what: str = "submit",
+    ) -> None:
         """A send that didn't complete: recorded on the case, its state unchanged."""
         with self._sessions.begin() as session:
             case = session.get(PaCase, case_id)
@@ -161,7 +345,7 @@ class PaSubmissionStore:
                     case_id=case_id,
                     at=now,
                     actor=actor,
-                    kind="submit-failed",
+                    kind=f"{what}-failed",
                     from_state=case.state if case else None,
                     to_state=case.state if case else None,
                     reason=f"{channel}: {error}",
@@ -266,6 +450,28 @@ class PaSubmissionStore:
                     .order_by(PaCase.approved_to, PaCase.id)
                 )
             )
+
+
+#: the case state an appealed case moves to on the payer's answer (a pend leaves it appealed)
+APPEAL_STATES = {
+    Outcome.APPROVED: CaseState.APPROVED,
+    Outcome.DENIED: CaseState.DENIED,
+    Outcome.CLOSED: CaseState.CLOSED,
+    Outcome.NOT_REQUIRED: CaseState.CLOSED,
+}
+
+
+def _task(case_id: str, what: str, now: datetime) -> PaTask:
+    """A task for the coordinator, due by the coordinator's usual days."""
+    return PaTask(
+        case_id=case_id,
+        criterion_id=None,
+        what=what,
+        owner_role=Owner.COORDINATOR.value,
+        due=(now.date() + timedelta(days=TASK_DAYS[Owner.COORDINATOR])).isoformat(),
+        status="open",
+        created_at=now,
+    )
 
 
 def _follow_ups(response: PayerResponse) -> list[tuple[str, Owner, int]]:

@@ -8,8 +8,8 @@
 
 Validation: pyx12 ships no 005010X217 map (only the 4010 278), so it cannot validate a 5010 278.
 This module checks instead: envelope counts and control numbers (see `envelope`), ST01/ST03 and
-GS08 naming 005010X217, BHT02 purpose (13 request, 11 response), the HL hierarchy (HL01
-numbered 1..n, HL02 naming an earlier HL of the parent level, HL03 one of 20/21/22/23/EV/SS,
+GS08 naming 005010X217, BHT02 purpose (13 request or 01 cancellation, 11 response), the HL
+hierarchy (HL01 numbered 1..n, HL02 naming an earlier HL of the parent level, HL03 one of 20/21/22/23/EV/SS,
 HL04 matching whether children follow), the required segments per loop (BHT; NM1 in
 2000A/B/C/D; UM in 2000E and in request 2000F; HCR in each response 2000E/2000F without AAA),
 the code lists of UM01, UM02 and HCR01, D8/RD8 dates, decimals, at most 12 diagnoses and 4
@@ -317,6 +317,7 @@ class Header:
     reference_id: str  # BHT03, the submitter's transaction reference
     created: datetime  # BHT04/BHT05
     transaction_type: str = ""  # BHT06
+    purpose: str = ""  # BHT02; empty: 13 on a request, 11 on a response; 01 cancels a request
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -540,7 +541,7 @@ def _body(model: Review278) -> list[SegmentSpec]:
     w.add(
         "BHT",
         "0007",
-        codes.PURPOSE_REQUEST if request else codes.PURPOSE_RESPONSE,
+        h.purpose or (codes.PURPOSE_REQUEST if request else codes.PURPOSE_RESPONSE),
         h.reference_id,
         _date(h.created.date()),
         _time(h.created),
@@ -1079,9 +1080,10 @@ class _Parser:
         bht, roots = self.tree()
         header = Header(reference_id="", created=datetime(1, 1, 1))
         if bht is not None:
-            purpose = codes.PURPOSE_REQUEST if self.request else codes.PURPOSE_RESPONSE
-            if bht.get(2) != purpose:
-                self.problem(None, bht, f"expected {purpose!r}, got {bht.get(2)!r}", "BHT02")
+            purposes = codes.REQUEST_PURPOSES if self.request else (codes.PURPOSE_RESPONSE,)
+            if bht.get(2) not in purposes:
+                expected = " or ".join(repr(p) for p in purposes)
+                self.problem(None, bht, f"expected {expected}, got {bht.get(2)!r}", "BHT02")
             created = self.day(None, bht, bht.get(4), 4) or date(1, 1, 1)
             raw_time = bht.get(5)
             try:
@@ -1093,6 +1095,7 @@ class _Parser:
                 reference_id=bht.get(3),
                 created=datetime.combine(created, moment.time()),
                 transaction_type=bht.get(6),
+                purpose=bht.get(2) if bht.get(2) == codes.PURPOSE_CANCELLATION else "",
             )
         if not roots:
             self.problem("2000A", st, "expected HL level 20 (UMO), got none")

@@ -14,6 +14,8 @@ FUNCTIONAL_ID = "HI"  # GS01 for the 278
 # BHT02 transaction set purpose code.
 PURPOSE_REQUEST = "13"
 PURPOSE_RESPONSE = "11"
+PURPOSE_CANCELLATION = "01"  # a request that cancels an earlier one (with UM02 3)
+REQUEST_PURPOSES = (PURPOSE_REQUEST, PURPOSE_CANCELLATION)
 
 # HL03 hierarchical level code -> loop id, and the level(s) its HL02 parent must have.
 HL_LOOPS: dict[str, str] = {

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -20,9 +20,11 @@ from integration.domain.priorauth import Assessment, Outcome, PayerResponse, Pre
 from integration.priorauth import ncpdp
 from integration.priorauth.channels.transport import ChannelError, Reply
 from integration.priorauth.channels.x278 import MissingForRequest, coverage_of, order_diagnoses
-from integration.priorauth.epa_answers import Answer, answer_questions, build_pa_request
+from integration.priorauth.epa_answers import Answer, answer_questions, build_pa_request, route
 
 PATH = "/ncpdp"
+#: the stored message that keeps a PARequest's answers with their sources
+SOURCES_KIND = "PARequest answers+sources"
 CONTENT_TYPE = "application/xml"
 _GENDER = {"female": "F", "male": "M"}
 NDC_SYSTEMS = ("http://hl7.org/fhir/sid/ndc",)
@@ -39,6 +41,40 @@ class EpaCase:
     prescriber: Prescriber | None
     practice_npi: str
     now: datetime
+    #: send a PARequest that leaves questions on the route unanswered (listed, never silent)
+    allow_unanswered: bool = False
+
+
+class Unanswered(Exception):
+    """Questions on the payer's route the chart can't answer, with what is missing and who
+    should supply it; the PARequest was not sent."""
+
+    def __init__(self, pa_case_id: str, answers: tuple[Answer, ...]) -> None:
+        self.pa_case_id = pa_case_id
+        self.answers = answers
+        listed = "; ".join(
+            f"{a.question_id}: {a.missing or 'no answer'} ({a.owner or 'coordinator'})"
+            for a in answers
+        )
+        super().__init__(f"PACaseID {pa_case_id}: {len(answers)} question(s) unanswered: {listed}")
+
+
+def unanswered(question_set: ncpdp.QuestionSet, answers: list[Answer]) -> tuple[Answer, ...]:
+    """The answers on the route a prescriber walks that the chart left unanswered."""
+    by_id = {a.question_id: a for a in answers}
+    return tuple(
+        by_id[qid]
+        for qid in route(question_set, answers)
+        if qid in by_id and not by_id[qid].answered
+    )
+
+
+def _check_answered(
+    case: EpaCase, question_set: ncpdp.QuestionSet, answers: list[Answer], pa_case_id: str
+) -> None:
+    missing = unanswered(question_set, answers)
+    if missing and not case.allow_unanswered:
+        raise Unanswered(pa_case_id, missing)
 
 
 def _header(case: EpaCase, relates_to: str | None = None) -> ncpdp.Header:
@@ -57,7 +93,7 @@ def initiation_request(case: EpaCase) -> ncpdp.PAInitiationRequest:
     """MissingForRequest naming what the chart lacks."""
     evidence, order = case.evidence, case.assessment.order
     patient = evidence.patient
-    if patient is None or not patient.name or not patient.birth_date:
+    if patient is None or patient.name_parts() is None or not patient.birth_date:
         raise MissingForRequest("patient name and date of birth: not in the chart")
     prescriber = case.prescriber
     if prescriber is None or not prescriber.npi:
@@ -72,8 +108,10 @@ def initiation_request(case: EpaCase) -> ncpdp.PAInitiationRequest:
     coverage = coverage_of(case.assessment, evidence)
     if coverage is None or not coverage.member_id:
         raise MissingForRequest("member id: no current coverage with a member id in the chart")
-    # FHIR gives the name as one string here; the last word is taken as the family name
-    *given, family = patient.name.split()
+    parts = patient.name_parts()
+    if parts is None:
+        raise MissingForRequest("patient name: not in the chart")
+    family, given = parts
     *p_given, p_family = (prescriber.name or "unknown").split()
     ndc = next((c.code for c in order.codes if c.system in NDC_SYSTEMS), None)
     payer = case.assessment.payer
@@ -136,11 +174,65 @@ def run(case: EpaCase, send: Send, record_sources: Callable[[bytes, str], None])
         opened.question_set, case.evidence, case.assessment, prescriber=case.prescriber
     )
     record_sources(answers_json(answers), opened.pa_case_id)
+    _check_answered(case, opened.question_set, answers, opened.pa_case_id)
     request = build_pa_request(
         opened,
         answers,
         request=started,
         header=_header(case, relates_to=opened.header.message_id),
+    )
+    decided = send("PARequest", request)
+    if not isinstance(decided, ncpdp.PAResponse):
+        raise ChannelError(f"ePA: expected a PAResponse, got {ncpdp.message_name(decided)}")
+    return _decision(decided)
+
+
+def pending_follow_up(replies: Sequence[bytes]) -> ncpdp.PAResponse | None:
+    """The payer's last PAResponse (`replies`: the case's stored PAResponse bodies, oldest
+    first), when it pended asking a follow-up question set on a PACaseID; else None."""
+    if not replies:
+        return None
+    try:
+        last = ncpdp.parse(replies[-1])
+    except ncpdp.NcpdpError as exc:
+        raise ChannelError(f"stored PAResponse: {exc}") from None
+    if (
+        isinstance(last, ncpdp.PAResponse)
+        and last.decision.status is ncpdp.ResponseStatus.PENDED
+        and last.decision.question_set is not None
+    ):
+        return last
+    return None
+
+
+def run_follow_up(
+    case: EpaCase,
+    pending: ncpdp.PAResponse,
+    send: Send,
+    record_sources: Callable[[bytes, str], None],
+) -> PayerResponse:
+    """More information on the same case: the follow-up question set of `pending` answered
+    from the chart and sent as a PARequest on its PACaseID (no new initiation)."""
+    follow_up = pending.decision.question_set
+    assert follow_up is not None  # pending_follow_up returns only a pend with a set
+    started = initiation_request(case)
+    answers = answer_questions(
+        follow_up, case.evidence, case.assessment, prescriber=case.prescriber
+    )
+    record_sources(answers_json(answers), pending.pa_case_id)
+    _check_answered(case, follow_up, answers, pending.pa_case_id)
+    opened = ncpdp.PAInitiationResponse(
+        header=pending.header,
+        pa_reference_id=pending.pa_reference_id,
+        status=ncpdp.InitiationStatus.OPEN,
+        pa_case_id=pending.pa_case_id,
+        question_set=follow_up,
+    )
+    request = build_pa_request(
+        opened,
+        answers,
+        request=started,
+        header=_header(case, relates_to=pending.header.message_id),
     )
     decided = send("PARequest", request)
     if not isinstance(decided, ncpdp.PAResponse):
@@ -194,3 +286,71 @@ def decode(reply: Reply) -> ncpdp.EpaMessage:
         return ncpdp.parse(reply.body)
     except ncpdp.NcpdpError as exc:
         raise ChannelError(f"ePA answer: {exc}") from None
+
+
+#: PACancelRequest/ReasonCode sent when the practice withdraws a request. NCPDP's code list is
+#: licensed and was not checked: "BW" is the value the public ONC test data shows; a payer's
+#: list may differ.
+CANCEL_REASON_CODE = "BW"
+
+
+def appeal_request(case: EpaCase, pa_case_id: str, reason: str) -> ncpdp.PAAppealRequest:
+    """PAAppealRequest on the payer's PACaseID, the reason as PANote; MissingForRequest as for
+    the initiation (the same patient, prescriber and drug are named)."""
+    started = initiation_request(case)
+    return ncpdp.PAAppealRequest(
+        header=_header(case),
+        pa_reference_id=case.case_id,
+        pa_case_id=pa_case_id,
+        patient=started.patient,
+        prescriber=started.prescriber,
+        medication=started.medication,
+        reason=reason,
+    )
+
+
+def cancel_request(case: EpaCase, pa_case_id: str, reason: str) -> ncpdp.PACancelRequest:
+    started = initiation_request(case)
+    return ncpdp.PACancelRequest(
+        header=_header(case),
+        pa_reference_id=case.case_id,
+        pa_case_id=pa_case_id,
+        patient=started.patient,
+        prescriber=started.prescriber,
+        medication=started.medication,
+        reason_code=CANCEL_REASON_CODE,
+        note=reason,
+    )
+
+
+def appeal_decision(response: ncpdp.EpaMessage) -> PayerResponse:
+    """The payer's answer to an appeal (a PAAppealResponse's decision)."""
+    if not isinstance(response, ncpdp.PAAppealResponse):
+        raise ChannelError(f"ePA: expected a PAAppealResponse, got {ncpdp.message_name(response)}")
+    decided = _decision(
+        ncpdp.PAResponse(
+            header=response.header,
+            pa_reference_id=response.pa_reference_id,
+            pa_case_id=response.pa_case_id,
+            decision=response.decision,
+        )
+    )
+    return replace(
+        decided,
+        payer_reference=response.pa_case_id,
+        where=f"PAAppealResponse/Response/{response.decision.status.value}",
+    )
+
+
+def cancel_decision(response: ncpdp.EpaMessage) -> PayerResponse:
+    """PACancelResponse: Approved closes the case; Denied leaves it as it was."""
+    if not isinstance(response, ncpdp.PACancelResponse):
+        raise ChannelError(f"ePA: expected a PACancelResponse, got {ncpdp.message_name(response)}")
+    approved = response.status is ncpdp.CancelStatus.APPROVED
+    return PayerResponse(
+        outcome=Outcome.CLOSED if approved else Outcome.DENIED,
+        reason=response.note or ("cancelled" if approved else "the payer refused to cancel"),
+        reason_code=response.reason_code,
+        payer_reference=response.pa_case_id,
+        where=f"PACancelResponse/Response/{response.status.value}",
+    )

@@ -10,11 +10,12 @@ PWK segments in a response are what the payer asks for."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import date, datetime
 from decimal import Decimal
 
 from integration.domain.evidence import ClinicalEvidence, CoverageFact
-from integration.domain.priorauth import Assessment, Outcome, PayerResponse
+from integration.domain.priorauth import Assessment, FollowUp, Outcome, PayerResponse
 from integration.priorauth.channels.pas import ACTIONS
 from integration.priorauth.channels.transport import ChannelError
 from integration.x12.envelope import EnvelopeParams, SequentialControlNumbers
@@ -29,6 +30,7 @@ from integration.x12.t278_005010x217 import (
     PatientEvent,
     Procedure,
     ProfessionalService,
+    Reference,
     Request278,
     Response278,
     Review,
@@ -93,10 +95,10 @@ def build_request(
     if coverage is None or not coverage.member_id:
         raise MissingForRequest("member id: no current coverage with a member id in the chart")
     patient = evidence.patient
-    if patient is None or not patient.name:
+    parts = patient.name_parts() if patient is not None else None
+    if patient is None or parts is None:
         raise MissingForRequest("patient name: not in the chart")
-    # FHIR gives the name as one string here; the last word is taken as the family name
-    *given, family = patient.name.split()
+    family, given = parts
     codes = [c.code for c in order.codes if c.code]
     if not codes:
         raise MissingForRequest(f"{order.source}: the order carries no code")
@@ -159,6 +161,49 @@ def build_request(
                 )
                 for code in codes
             ),
+        ),
+    )
+
+
+#: UM02 certification type for a request sent after the decision (X12 1322): 2 appeal -
+#: standard, 3 cancel. A cancellation also carries BHT02 01 (TR3 005010X217, BHT).
+CERTIFICATION_TYPES = {FollowUp.APPEAL: "2", FollowUp.CANCEL: "3"}
+PURPOSE_CANCELLATION = "01"
+
+
+def follow_up_request(
+    request: Request278,
+    kind: FollowUp,
+    *,
+    auth_number: str | None,
+    payer_reference: str | None,
+) -> Request278:
+    """The case's request re-sent as an appeal or a cancellation: the same patient event and
+    trace (TRN, the number the payer answered on), UM02 2 or 3 on the event and each line,
+    BHT02 01 on a cancellation, and the payer's numbers in 2000E REF: BB the authorization
+    (when approved), NT the payer's review reference."""
+    event = request.event
+    assert event is not None  # build_request always makes one
+    certification = CERTIFICATION_TYPES[kind]
+    refs = []
+    if auth_number:
+        refs.append(Reference("BB", auth_number[:50]))
+    if payer_reference and payer_reference != auth_number:
+        refs.append(Reference("NT", payer_reference[:50]))
+
+    def recertify(review: Review | None) -> Review | None:
+        return None if review is None else replace(review, certification_type=certification)
+
+    return replace(
+        request,
+        header=replace(
+            request.header, purpose=PURPOSE_CANCELLATION if kind is FollowUp.CANCEL else ""
+        ),
+        event=replace(
+            event,
+            review=recertify(event.review),
+            references=tuple(refs),
+            services=tuple(replace(s, review=recertify(s.review)) for s in event.services),
         ),
     )
 

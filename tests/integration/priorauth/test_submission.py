@@ -7,7 +7,6 @@ from __future__ import annotations
 import base64
 import io
 import json
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from typing import Any
@@ -22,38 +21,16 @@ from integration.priorauth.assess import assess
 from integration.priorauth.cases import CaseState
 from integration.priorauth.channels.transport import ChannelError, PayerTransport
 from integration.priorauth.order import order_from_fhir
-from integration.priorauth.references import PaReferences, load_pa_references
+from integration.priorauth.references import PaReferences
 from integration.priorauth.submit import Attachment, Practice, Submitter
-from integration.store.database import make_engine, session_factory, upgrade
 from integration.store.pa_cases import PaCaseStore
 from integration.store.pa_reviews import PaReviewStore
 from integration.store.pa_submissions import PaSubmissionStore, SubmissionError
-from tests.support.servers import Sandbox, start_fixture_sandbox
+from tests.support.servers import Sandbox
 
 DAY = date(2026, 11, 15)
 NOW = datetime(2026, 11, 15, 14, 0, tzinfo=UTC)
 SIGNER = "Practitioner/derm-1"
-
-
-@pytest.fixture(scope="module")
-def refs() -> PaReferences:
-    return load_pa_references()
-
-
-@pytest.fixture(scope="module")
-def payer() -> Iterator[Sandbox]:
-    sandbox = start_fixture_sandbox(None)
-    with sandbox.server:
-        yield sandbox
-
-
-@pytest.fixture
-def stores(database_url: str) -> Iterator[tuple[PaCaseStore, PaSubmissionStore, Any]]:
-    engine = make_engine(database_url)
-    upgrade(engine)
-    sessions = session_factory(engine)
-    yield PaCaseStore(sessions), PaSubmissionStore(sessions), sessions
-    engine.dispose()
 
 
 def _evidence(slug: str) -> ClinicalEvidence:

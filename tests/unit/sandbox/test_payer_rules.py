@@ -137,3 +137,61 @@ def test_a_request_that_is_not_a_preauthorization_is_refused_with_where(
         pas_request(bundle, DAY)
     assert caught.value.status == 400
     assert caught.value.diagnostics.startswith(message)
+
+
+@pytest.mark.parametrize(
+    ("asked", "outcome", "rule"),
+    [
+        (_asked(("17311",), ("C44.311",), "3", request="cancel"), "cancelled", "cancel-accepted"),
+        (
+            _asked(("17311",), ("L82.1",), "1", request="appeal"),
+            "denied",
+            "appeal-without-new-records",
+        ),
+        (
+            _asked(("17311",), ("L82.1",), "1", request="appeal", attachments=2),
+            "approved",
+            "appeal-with-records",
+        ),
+        (
+            PayerRequest("ncpdp-epa", ("DUPIXENT",), (), Decimal(2), DAY, request="appeal"),
+            "pended",
+            "appeal-epa-to-medical-director",
+        ),
+        # a rule without `request` decides first requests only
+        (_asked(("17311",), ("L82.1",), "1"), "denied", "mohs-no-malignancy"),
+    ],
+)
+def test_appeals_and_cancels_are_decided_by_their_own_rules(
+    asked: PayerRequest, outcome: str, rule: str
+) -> None:
+    decision = default_decisions().decide(asked)
+    assert (decision.outcome, decision.rule) == (outcome, rule)
+
+
+def test_a_pas_claim_update_is_read_as_an_appeal_or_a_cancellation() -> None:
+    from integration.domain.priorauth import FollowUp
+    from integration.priorauth.channels.pas import follow_up_bundle
+
+    bundle = {
+        "resourceType": "Bundle",
+        "id": "b1",
+        "entry": [
+            {
+                "resource": {
+                    "resourceType": "Claim",
+                    "id": "c1",
+                    "identifier": [{"system": "urn:x", "value": "case-1"}],
+                    "status": "active",
+                    "use": "preauthorization",
+                    "item": [{"productOrService": {"coding": [{"code": "17311"}]}}],
+                }
+            }
+        ],
+    }
+    for kind, status in ((FollowUp.APPEAL, "active"), (FollowUp.CANCEL, "cancelled")):
+        update = follow_up_bundle(bundle, kind, reason="why", suffix=kind.value)
+        asked, claim = pas_request(update, DAY)
+        assert (asked.request, claim["status"]) == (kind.value, status)
+        assert claim["related"][0]["claim"]["identifier"] == {"system": "urn:x", "value": "case-1"}
+    assert pas_request(bundle, DAY)[0].request == "initial"

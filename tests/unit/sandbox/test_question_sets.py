@@ -76,7 +76,7 @@ def test_pend_asks_the_follow_up_questions_when_neither_holds() -> None:
         [yes("ad-diagnosis"), QuestionAnswer("ad-bsa", numeric=Decimal("30")), yes("ad-tcs")],
     )  # no answer about the prescriber
     assert got.outcome is Outcome.PEND
-    assert [q.id for q in got.follow_up_questions] == ["ad-tcs-response"]
+    assert [q.id for q in got.follow_up_questions] == ["ad-tcs-response", "ad-tcs-start"]
 
 
 def test_psoriasis_decisions() -> None:
