@@ -86,6 +86,10 @@ PAGES: dict[str, tuple[str, str]] = {
         "This order can't be checked",
         "derm-rcm could not read what the order asks for (reason below). Complete the order in the EHR, then check again.",
     ),
+    "unanswered-questions": (
+        "The payer asks what the chart doesn't say",
+        "Nothing was sent. Each unanswered question is now a task for its owner on the case: answer them in the chart, or send with unanswered questions allowed.",
+    ),
     "payer-unreachable": (
         "The payer could not be reached",
         "Nothing was lost: the attempt is on the case's audit trail and the case is where it was. Send again in a few minutes.",

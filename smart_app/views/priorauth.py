@@ -26,7 +26,7 @@ from integration.domain.priorauth import Assessment, Channel
 from integration.priorauth.cases import CaseState, TransitionError
 from integration.priorauth.channels.transport import ChannelError, PayerTransport
 from integration.priorauth.packet import Attestation, ClinicianReview, render_packet_pdf
-from integration.priorauth.submit import Attachment, Practice, Submitter
+from integration.priorauth.submit import Attachment, Practice, Submitter, UnansweredError
 from integration.store.models import PaCase
 from integration.store.pa_cases import PaCaseStore
 from integration.store.pa_reviews import PacketVersion, PaReviewStore, ReviewError, UnknownCase
@@ -446,8 +446,14 @@ def submit(key: str, case_id: str) -> Redirect:
     )
     try:
         done = submitter.submit(
-            case_id, actor=_actor(session), now=datetime.now(UTC), attachments=_uploaded()
+            case_id,
+            actor=_actor(session),
+            now=datetime.now(UTC),
+            attachments=_uploaded(),
+            allow_unanswered=request.form.get("allow_unanswered") == "yes",
         )
+    except UnansweredError as exc:
+        _fail(str(exc), 409, "unanswered-questions")
     except SubmissionError as exc:
         _fail(str(exc), 409, "not-now")
     except ChannelError as exc:

@@ -58,8 +58,18 @@ def test_a_signed_case_is_sent_and_the_answer_shown(
     assert 'id="case-channel">ncpdp-epa<' in page.text
     assert re.search(r'id="send">Send signed version 1 by ncpdp-epa<', page.text)
 
+    # the payer's question set asks what the chart doesn't record: nothing is sent, each
+    # unanswered question becomes a task for its owner
+    held = browser.post(f"{case_url}/submit", allow_redirects=False, timeout=60)
+    assert (held.status_code, error_of(held)) == (409, "unanswered-questions"), held.text[-800:]
+    assert "ps-pregnancy" in held.text
+    page = browser.get(case_url, timeout=30)
+    assert 'data-state="ready-for-review"' in page.text
+    assert 'data-task="' in page.text
+
     sent = browser.post(
         f"{case_url}/submit",
+        data={"allow_unanswered": "yes"},
         files=[("attach", ("pasi-worksheet.txt", b"PASI 15.6 on 2026-09-10", "text/plain"))],
         allow_redirects=False,
         timeout=60,
@@ -75,6 +85,7 @@ def test_a_signed_case_is_sent_and_the_answer_shown(
     # the whole ePA exchange is on the case, outbound and inbound, in order
     kinds = re.findall(r'<tr data-kind="([A-Za-z]+)" data-direction="(\w+)">', page.text)
     assert kinds[:2] == [("PAInitiationRequest", "out"), ("PAInitiationResponse", "in")]
+    assert kinds.count(("PARequest", "out")) == 1  # the held send stopped before PARequest
     assert ("PARequest", "out") in kinds and ("PAResponse", "in") in kinds
     assert re.search(r"ready-for-review &rarr; submitted</td><td>[^<]*ncpdp-epa", page.text)
     assert "submitted &rarr; approved" in page.text
