@@ -83,6 +83,10 @@ class Outbound:
     replies: Mapping[str, tuple[bytes, ...]] = field(default_factory=dict)
     #: ePA: send even when questions on the route are unanswered (they are listed)
     allow_unanswered: bool = False
+    #: ePA: the stored PAInitiationRequest and the payer's open PAInitiationResponse of an
+    #: earlier send that stopped before its PARequest (held for unanswered questions): the
+    #: next send answers that question set on that PACaseID instead of initiating again
+    open_initiation: tuple[bytes, bytes] | None = None
 
 
 Record = Callable[[str, str, str, bytes, str | None], None]
@@ -238,7 +242,8 @@ def epa_flow(
     try:
         if pending is not None:
             return epa.run_follow_up(case, pending, send, record_sources)
-        return epa.run(case, send, record_sources)
+        resumed = epa.resumable(out.open_initiation) if out.open_initiation else None
+        return epa.run(case, send, record_sources, resumed=resumed)
     except x278.MissingForRequest as exc:
         raise SubmissionError(f"case {out.case.id}: the ePA can't be built: {exc}") from None
     except epa.Unanswered as exc:
@@ -505,6 +510,7 @@ class Submitter:
             ncpdp_xsd=self.ncpdp_xsd,
             replies=self._replies(case_id),
             allow_unanswered=allow_unanswered,
+            open_initiation=self._open_initiation(case_id),
         )
         sources: list[bytes] = []
 
@@ -545,6 +551,19 @@ class Submitter:
             answers = [from_json(Answer, a) for a in json.loads(sources[-1])]
             sent_unanswered = _missing([a for a in answers if not a.answered])
         return Submitted(case_id, chosen, state, response, sent_unanswered)
+
+    def _open_initiation(self, case_id: str) -> tuple[bytes, bytes] | None:
+        """The last ePA initiation (request, response) not followed by a PARequest."""
+        request: bytes | None = None
+        opened: tuple[bytes, bytes] | None = None
+        for m in self.store.messages(case_id):
+            if m.direction == "out" and m.kind == "PAInitiationRequest":
+                request, opened = m.body.encode("utf-8"), None
+            elif m.direction == "in" and m.kind == "PAInitiationResponse" and request:
+                opened = (request, m.body.encode("utf-8"))
+            elif m.direction == "out" and m.kind in ("PARequest", "PACancelRequest"):
+                request, opened = None, None
+        return opened
 
     def _replies(self, case_id: str) -> dict[str, tuple[bytes, ...]]:
         found: dict[str, list[bytes]] = {}

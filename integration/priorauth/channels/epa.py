@@ -156,10 +156,43 @@ def _iso(value: object) -> str:
     raise TypeError(f"answer value of type {type(value).__name__} is not JSON")
 
 
-def run(case: EpaCase, send: Send, record_sources: Callable[[bytes, str], None]) -> PayerResponse:
-    """Initiation, answers, request: the payer's decision."""
-    started = initiation_request(case)
-    opened = send("PAInitiationRequest", started)
+Initiation = tuple[ncpdp.PAInitiationRequest, ncpdp.PAInitiationResponse]
+
+
+def resumable(stored: tuple[bytes, bytes]) -> Initiation | None:
+    """A stored initiation (request, response) to go on with: the payer's response left the
+    case open with a PACaseID and a question set. None when it can't be used (closed, or a
+    stored body that no longer parses): the send then initiates again."""
+    try:
+        request, response = ncpdp.parse(stored[0]), ncpdp.parse(stored[1])
+    except ncpdp.NcpdpError:
+        return None
+    if not isinstance(request, ncpdp.PAInitiationRequest) or not isinstance(
+        response, ncpdp.PAInitiationResponse
+    ):
+        return None
+    if response.status is not ncpdp.InitiationStatus.OPEN:
+        return None
+    if response.question_set is None or response.pa_case_id is None:
+        return None
+    return request, response
+
+
+def run(
+    case: EpaCase,
+    send: Send,
+    record_sources: Callable[[bytes, str], None],
+    *,
+    resumed: Initiation | None = None,
+) -> PayerResponse:
+    """Initiation, answers, request: the payer's decision. With `resumed`, the payer's open
+    case from an earlier initiation is answered instead of initiating again."""
+    opened: ncpdp.EpaMessage
+    if resumed is not None:
+        started, opened = resumed
+    else:
+        started = initiation_request(case)
+        opened = send("PAInitiationRequest", started)
     if not isinstance(opened, ncpdp.PAInitiationResponse):
         raise ChannelError(
             f"ePA: expected a PAInitiationResponse, got {ncpdp.message_name(opened)}"

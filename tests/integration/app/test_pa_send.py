@@ -86,6 +86,8 @@ def test_a_signed_case_is_sent_and_the_answer_shown(
     kinds = re.findall(r'<tr data-kind="([A-Za-z]+)" data-direction="(\w+)">', page.text)
     assert kinds[:2] == [("PAInitiationRequest", "out"), ("PAInitiationResponse", "in")]
     assert kinds.count(("PARequest", "out")) == 1  # the held send stopped before PARequest
+    # and the allowed send answered the payer's open case: no second initiation
+    assert kinds.count(("PAInitiationRequest", "out")) == 1
     assert ("PARequest", "out") in kinds and ("PAResponse", "in") in kinds
     assert re.search(r"ready-for-review &rarr; submitted</td><td>[^<]*ncpdp-epa", page.text)
     assert "submitted &rarr; approved" in page.text
