@@ -11,8 +11,9 @@ appeal` / `request: cancel`): a PAS Claim update (status cancelled, or item cert
 a 278 with BHT02 01 / UM02 3 (cancel) or UM02 1 / 2 (appeal), an NCPDP PAAppealRequest or
 PACancelRequest.
 
-A 278 that can't be read is refused with HTTP 400 and the located problems as text (a
-clearinghouse would send a 999; that acknowledgement belongs to the X12 engine's issue).
+A 278 that can't be read is answered as a clearinghouse would: a 999 rejecting it with the
+located problems (IK3/IK4), or, when not even its envelope can be read, HTTP 400 with the
+problems as text.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ from integration.x12.t278_005010x217 import (
 )
 from integration.x12.t278_005010x217 import Decision as X12Decision
 from integration.x12.t278_005010x217 import Header as X12Header
+from integration.x12.t999_005010x231a1 import build_999, write_999
 
 ICD10_SYSTEMS = ("http://hl7.org/fhir/sid/icd-10-cm", "http://hl7.org/fhir/sid/icd-10")
 
@@ -569,6 +571,27 @@ def payer_blueprint(
         text = request.get_data().decode("ascii", errors="replace")
         requests_278, problems = read_278_request(text)
         if problems or len(requests_278) != 1:
+            acks = build_999(text, problems)
+            if acks:
+                ack = acks[0]
+                now = datetime.now(UTC)
+                received.append("x12-278-rejected")
+                number = len(received)
+                sender = ack.envelope.interchange.sender_id if ack.envelope else "DERMRCM"
+                body = write_999(
+                    ack,
+                    EnvelopeParams(
+                        sender_qualifier="ZZ",
+                        sender_id="SANDBOXPAYER",
+                        receiver_qualifier="ZZ",
+                        receiver_id=sender,
+                        usage_indicator="T",
+                    ),
+                    lambda: now,
+                    SequentialControlNumbers(interchange=number, group=number, transaction=1),
+                    segment_suffix="\n",
+                )
+                return Response(body, 200, mimetype="application/edi-x12")
             found = [p.render() for p in problems] or [
                 f"expected one 278 request, got {len(requests_278)}"
             ]

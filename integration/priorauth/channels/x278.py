@@ -18,8 +18,10 @@ from integration.domain.evidence import ClinicalEvidence, CoverageFact
 from integration.domain.priorauth import Assessment, FollowUp, Outcome, PayerResponse
 from integration.priorauth.channels.pas import ACTIONS
 from integration.priorauth.channels.transport import ChannelError
+from integration.x12.delimiters import read_delimiters
 from integration.x12.envelope import EnvelopeParams, SequentialControlNumbers
 from integration.x12.errors import X12Error
+from integration.x12.segments import iter_segments
 from integration.x12.t278_005010x217 import (
     Attachment,
     DatePeriod,
@@ -39,6 +41,7 @@ from integration.x12.t278_005010x217 import (
     read_278_response,
     write_278_request,
 )
+from integration.x12.t999_005010x231a1 import read_999
 
 PATH = "/x12/278"
 CONTENT_TYPE = "application/edi-x12"
@@ -238,6 +241,8 @@ def read_response(status: int, body: bytes) -> PayerResponse:
     text = body.decode("ascii", errors="replace")
     if status >= 400:
         raise ChannelError(f"278: the payer refused the request (HTTP {status}): {text[:300]}")
+    if _set_id(text) == "999":
+        raise ChannelError(_rejection(text))
     responses, problems = read_278_response(text)
     if problems:
         raise ChannelError("278 response: " + "; ".join(p.render() for p in problems[:5]))
@@ -246,6 +251,43 @@ def read_response(status: int, body: bytes) -> PayerResponse:
             f"278 response: expected one transaction with a patient event, got {len(responses)}"
         )
     return _decision(responses[0])
+
+
+def _set_id(text: str) -> str | None:
+    """ST01 of the first transaction, without reading the rest."""
+    try:
+        delimiters = read_delimiters(text)
+    except X12Error:
+        return None
+    for segment in iter_segments(text, delimiters):
+        if segment.id == "ST":
+            return segment.get(1)
+    return None
+
+
+def _rejection(text: str) -> str:
+    """What a 999 answering our 278 says: its status and each segment and element it names."""
+    acks, problems = read_999(text)
+    if problems or not acks:
+        found = "; ".join(p.render() for p in problems[:3]) or "no 999 in it"
+        return f"278: the payer answered with a 999 that can't be read: {found}"
+    notes: list[str] = []
+    statuses: list[str] = []
+    for ack in acks:
+        for txn in ack.transactions:
+            statuses.append(f"{txn.transaction_set_id} {txn.control_number}: IK5 {txn.status}")
+            for seg in txn.segments:
+                where = f"{seg.loop_id} {seg.segment_id}".strip() + f" (position {seg.position})"
+                codes = [f"IK304 {seg.error_code}"] if seg.error_code else []
+                codes += [
+                    f"element {e.position.element}: IK403 {e.error_code}"
+                    + (f" {e.bad_value!r}" if e.bad_value else "")
+                    for e in seg.elements
+                ]
+                notes.append(f"{where}: {', '.join(codes)}")
+    said = "; ".join(statuses) or f"AK9 {acks[0].status}"
+    detail = ("; ".join(notes[:5])) if notes else "no segment named"
+    return f"278: the payer's 999 rejected the request ({said}): {detail}"
 
 
 def _decision(response: Response278) -> PayerResponse:
