@@ -35,6 +35,7 @@ from integration.domain.priorauth import (
 from integration.priorauth import ncpdp
 from integration.priorauth.cases import CaseState
 from integration.priorauth.channels import epa, pas, x278
+from integration.priorauth.channels.request_facts import MissingForRequest
 from integration.priorauth.channels.transport import ChannelError, PayerTransport
 from integration.priorauth.epa_answers import Answer
 from integration.priorauth.packet import (
@@ -185,7 +186,7 @@ def x278_flow(
             documents=1 + len(out.attachments),
             now=out.now,
         )
-    except x278.MissingForRequest as exc:
+    except MissingForRequest as exc:
         raise SubmissionError(f"case {out.case.id}: the 278 can't be built: {exc}") from None
     payer = out.assessment.payer.id.upper() if out.assessment.payer else "PAYER"
     body = x278.write_request(
@@ -244,7 +245,7 @@ def epa_flow(
             return epa.run_follow_up(case, pending, send, record_sources)
         resumed = epa.resumable(out.open_initiation) if out.open_initiation else None
         return epa.run(case, send, record_sources, resumed=resumed)
-    except x278.MissingForRequest as exc:
+    except MissingForRequest as exc:
         raise SubmissionError(f"case {out.case.id}: the ePA can't be built: {exc}") from None
     except epa.Unanswered as exc:
         raise UnansweredError(out.case.id, exc) from None
@@ -320,7 +321,7 @@ def x278_follow_up(
             documents=1 + len(out.attachments),
             now=out.now,
         )
-    except x278.MissingForRequest as exc:
+    except MissingForRequest as exc:
         raise SubmissionError(f"case {out.case.id}: the 278 can't be built: {exc}") from None
     request = x278.follow_up_request(
         first,
@@ -374,7 +375,7 @@ def epa_follow_up(
             if follow.kind is FollowUp.APPEAL
             else epa.cancel_request(case, follow.payer_reference, follow.reason)
         )
-    except x278.MissingForRequest as exc:
+    except MissingForRequest as exc:
         raise SubmissionError(f"case {out.case.id}: the ePA can't be built: {exc}") from None
     body = epa.encode(message, out.ncpdp_xsd)
     kind = ncpdp.message_name(message)

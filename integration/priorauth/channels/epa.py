@@ -18,8 +18,12 @@ from pathlib import Path
 from integration.domain.evidence import ClinicalEvidence, to_json_value
 from integration.domain.priorauth import Assessment, Outcome, PayerResponse, Prescriber
 from integration.priorauth import ncpdp
+from integration.priorauth.channels.request_facts import (
+    MissingForRequest,
+    coverage_of,
+    order_diagnoses,
+)
 from integration.priorauth.channels.transport import ChannelError, Reply
-from integration.priorauth.channels.x278 import MissingForRequest, coverage_of, order_diagnoses
 from integration.priorauth.epa_answers import Answer, answer_questions, build_pa_request, route
 
 PATH = "/ncpdp"

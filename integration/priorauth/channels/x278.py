@@ -14,9 +14,14 @@ from dataclasses import replace
 from datetime import date, datetime
 from decimal import Decimal
 
-from integration.domain.evidence import ClinicalEvidence, CoverageFact
+from integration.domain.evidence import ClinicalEvidence
 from integration.domain.priorauth import Assessment, FollowUp, Outcome, PayerResponse
 from integration.priorauth.channels.pas import ACTIONS
+from integration.priorauth.channels.request_facts import (
+    MissingForRequest,
+    coverage_of,
+    order_diagnoses,
+)
 from integration.priorauth.channels.transport import ChannelError
 from integration.x12.delimiters import read_delimiters
 from integration.x12.envelope import EnvelopeParams, SequentialControlNumbers
@@ -48,31 +53,6 @@ CONTENT_TYPE = "application/edi-x12"
 _GENDER = {"female": "F", "male": "M"}
 #: UM03 service type: 2 surgical for the Mohs codes, else 1 medical care
 _SURGICAL = ("1731",)
-
-
-class MissingForRequest(ValueError):
-    """Something the 278 needs that the chart doesn't hold (never filled in)."""
-
-
-def coverage_of(assessment: Assessment, evidence: ClinicalEvidence) -> CoverageFact | None:
-    wanted = assessment.payer.coverage if assessment.payer else None
-    for c in evidence.coverage:
-        if wanted and c.source.split("/_history/")[0] == wanted.split("/_history/")[0]:
-            return c
-    return next((c for c in evidence.coverage if c.current), None)
-
-
-def order_diagnoses(assessment: Assessment, evidence: ClinicalEvidence) -> list[str]:
-    """ICD-10-CM codes for the request: the order's reasons, else the chart's active
-    diagnoses; at most 12, each once."""
-    icd = [c.code for c in assessment.order.reasons if "icd-10" in c.system]
-    if not icd:
-        icd = [
-            d.icd10
-            for d in evidence.diagnoses
-            if d.icd10 and d.clinical_status in (None, "active", "recurrence", "relapse")
-        ]
-    return list(dict.fromkeys(icd))[:12]
 
 
 def _diagnoses(assessment: Assessment, evidence: ClinicalEvidence) -> tuple[Diagnosis, ...]:
