@@ -62,7 +62,10 @@ def run(sandbox: bool = True, settings: Settings | None = None, hl7: bool = True
         )
         issuers = ",".join(filter(None, [settings.issuers, fhir_base(sandbox_config)]))
         payer_url = settings.payer_url or f"{sandbox_server.base_url}/payer"
-        settings = settings.with_changes(issuers=issuers, payer_url=payer_url)
+        clearinghouse_url = settings.clearinghouse_url or f"{sandbox_server.base_url}/clearinghouse"
+        settings = settings.with_changes(
+            issuers=issuers, payer_url=payer_url, clearinghouse_url=clearinghouse_url
+        )
         reauth_base = reauth_base or fhir_base(sandbox_config)
 
     from smart_app import create_app
@@ -87,6 +90,11 @@ def run(sandbox: bool = True, settings: Settings | None = None, hl7: bool = True
         print(
             f"sandbox payer: {sandbox_server.base_url}/payer  "
             f"(DERMRCM_PAYER_URL for `dermrcm pa submit`)",
+            flush=True,
+        )
+        print(
+            f"clearinghouse: {settings.clearinghouse_url}  "
+            f"(DERMRCM_CLEARINGHOUSE_URL for `dermrcm claims submit/poll`)",
             flush=True,
         )
     if listener_thread is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -140,6 +141,28 @@ class Settings(BaseSettings):
         default=30,
         ge=1,
         description="An approval ending within this many days gets its reauthorization case",
+    )
+    clearinghouse_url: str | None = Field(
+        default=None,
+        description="Base URL of the clearinghouse's HTTP file exchange (claims, 999/277CA/835 inbox); `dermrcm run` points it at the sandbox clearinghouse; unset otherwise: `dermrcm claims` cannot send",
+    )
+    clearinghouse_timeout: float = Field(
+        default=30.0, gt=0, description="Seconds to wait for the clearinghouse's answer to one call"
+    )
+    submitter_id: str = Field(
+        default="DERMRCM",
+        min_length=1,
+        max_length=15,
+        description="Our interchange sender id (ISA06/GS02) on claim files, and the key of our X12 control numbers",
+    )
+    receiver_id: str = Field(
+        default="SANDBOXCH",
+        min_length=1,
+        max_length=15,
+        description="The clearinghouse's interchange receiver id (ISA08/GS03) on claim files",
+    )
+    usage_indicator: Literal["T", "P"] = Field(
+        default="T", description="ISA15 of the files we send: T test, P production"
     )
 
     @field_validator("public_url")

@@ -11,6 +11,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import BaseConverter
 
 from integration.sandbox.auth_views import auth_blueprint
+from integration.sandbox.clearinghouse import clearinghouse_blueprint
 from integration.sandbox.config import SandboxConfig
 from integration.sandbox.ehr_views import ehr_blueprint
 from integration.sandbox.fhir_api import fhir_blueprint
@@ -56,6 +57,7 @@ def create_sandbox_app(config: SandboxConfig) -> Flask:
     app.register_blueprint(auth_blueprint(sandbox, server))
     app.register_blueprint(ehr_blueprint(sandbox))
     app.register_blueprint(payer_blueprint(default_decisions()))
+    app.register_blueprint(clearinghouse_blueprint(), url_prefix="/clearinghouse")
 
     @app.errorhandler(FhirError)
     def fhir_error(error: FhirError) -> Response:

@@ -420,3 +420,74 @@ class RemittanceWorkItem(Base):
     detail: Mapped[str] = mapped_column(Text)  # control numbers and codes only, no PHI
     status: Mapped[str] = mapped_column(String(10), index=True)  # open | closed
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+# -- claim submission (0006) -------------------------------------------------------------------
+
+
+class X12ControlNumber(Base):
+    """The last X12 control number handed out, per sender id and kind (interchange, group,
+    transaction): `integration.store.control_numbers` increments it atomically."""
+
+    __tablename__ = "x12_control_number"
+
+    sender_id: Mapped[str] = mapped_column(String(15), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(12), primary_key=True)
+    last_value: Mapped[int] = mapped_column(BigInteger)
+
+
+class ClaimFile(Base):
+    """An 837P interchange we wrote, stored raw before it is sent to the clearinghouse."""
+
+    __tablename__ = "claim_file"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    filename: Mapped[str] = mapped_column(String(255))
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    raw: Mapped[bytes] = mapped_column(LargeBinary)
+    interchange_control_number: Mapped[str] = mapped_column(String(9))  # ISA13
+    group_control_number: Mapped[str] = mapped_column(String(9), index=True)  # GS06
+    transaction_control_number: Mapped[str] = mapped_column(String(9))  # ST02
+    claims: Mapped[int] = mapped_column(Integer)
+    #: stored | sent | send_failed | accepted | rejected | partial
+    status: Mapped[str] = mapped_column(String(12), index=True)
+    clearinghouse_id: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)  # located, no PHI
+
+
+class ClaimSubmission(Base):
+    """One claim of a claim file and what the clearinghouse said about it (999, 277CA)."""
+
+    __tablename__ = "claim_submission"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    claim_id: Mapped[int] = mapped_column(BigId, ForeignKey("claim.id"), unique=True)
+    claim_file_id: Mapped[int] = mapped_column(BigId, ForeignKey("claim_file.id"), index=True)
+    #: pending | accepted | rejected (999 of the file)
+    ack_status: Mapped[str] = mapped_column(String(10))
+    #: pending | accepted | rejected (277CA of the claim)
+    clearinghouse_status: Mapped[str] = mapped_column(String(10))
+    #: STC codes of the 277CA, "A1:20" or "A7:21|A7:..." (codes only)
+    status_codes: Mapped[str] = mapped_column(String(200))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ClearinghouseInbound(Base):
+    """A file fetched from the clearinghouse (999, 277CA, 835, 271, 277), stored raw before it is
+    processed; the clearinghouse id and the SHA-256 are unique, so a file is processed once."""
+
+    __tablename__ = "clearinghouse_inbound"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    clearinghouse_id: Mapped[str] = mapped_column(String(80), unique=True)
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(255))
+    transaction_set: Mapped[str] = mapped_column(String(3))  # ST01 of the first set, "" unknown
+    raw: Mapped[bytes] = mapped_column(LargeBinary)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    #: received | processed | failed | ignored
+    status: Mapped[str] = mapped_column(String(10), index=True)
+    detail: Mapped[str | None] = mapped_column(Text, nullable=True)  # codes and counts, no PHI
+    processed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

@@ -1,0 +1,174 @@
+"""`dermrcm claims`: submit 837P claims to the clearinghouse, poll what comes back, show status.
+
+Register in integration/cli.py with:
+
+    from integration.claims.cli import claims_command
+    main.add_command(claims_command)
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+if TYPE_CHECKING:
+    from integration.claims.repository import ClaimsStore
+    from integration.clearinghouse.http import HttpClearinghouse
+    from integration.settings import Settings
+    from integration.store.control_numbers import StoredControlNumbers
+    from integration.x12.envelope import EnvelopeParams
+
+
+def envelope_params(settings: Settings) -> EnvelopeParams:
+    from integration.x12.envelope import EnvelopeParams
+
+    return EnvelopeParams(
+        sender_qualifier="ZZ",
+        sender_id=settings.submitter_id,
+        receiver_qualifier="ZZ",
+        receiver_id=settings.receiver_id,
+        usage_indicator=settings.usage_indicator,
+    )
+
+
+def clearinghouse_for(settings: Settings) -> HttpClearinghouse:
+    from integration.clearinghouse.http import HttpClearinghouse
+
+    if not settings.clearinghouse_url:
+        raise click.ClickException(
+            "DERMRCM_CLEARINGHOUSE_URL: expected the clearinghouse's base URL, got nothing "
+            "(`dermrcm run` prints the sandbox clearinghouse's)"
+        )
+    return HttpClearinghouse(settings.clearinghouse_url, timeout=settings.clearinghouse_timeout)
+
+
+@contextmanager
+def _stores(settings: Settings) -> Iterator[tuple[ClaimsStore, StoredControlNumbers]]:
+    from integration.claims.repository import ClaimsStore
+    from integration.store.control_numbers import StoredControlNumbers
+    from integration.store.database import make_engine, session_factory, upgrade
+
+    engine = make_engine(settings.database_url)
+    try:
+        upgrade(engine)
+        sessions = session_factory(engine)
+        yield ClaimsStore(sessions), StoredControlNumbers(sessions, settings.submitter_id)
+    finally:
+        engine.dispose()
+
+
+def _echo(data: Any, pretty: bool = True) -> None:
+    click.echo(json.dumps(data, indent=2 if pretty else None))
+
+
+def _settings() -> Settings:
+    from integration.settings import Settings
+
+    return Settings()
+
+
+@click.group("claims")
+def claims_command() -> None:
+    """837P claim submission through the clearinghouse: submit, poll, status."""
+
+
+@claims_command.command("submit")
+@click.argument("claims_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def submit_command(claims_file: Path) -> None:
+    """Send the claims of CLAIMS_FILE as one 837P interchange.
+
+    CLAIMS_FILE holds what `dermrcm x12 parse` prints for an 837P (documents with a "model"
+    key) or plain claim JSON, one document per line or one after another. The file is stored
+    before it is sent; when the clearinghouse cannot be reached it stays stored (exit code 1)
+    and `dermrcm claims resend` sends it again."""
+    from integration.claims.submit import SubmissionError, read_claims_json, submit_claims
+
+    settings = _settings()
+    try:
+        documents = read_claims_json(claims_file.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise click.ClickException(f"{claims_file}: {exc}") from None
+    with _stores(settings) as (store, numbers):
+        try:
+            result = submit_claims(
+                documents,
+                clearinghouse_for(settings),
+                store,
+                numbers,
+                lambda: datetime.now(UTC).replace(tzinfo=None),
+                envelope_params(settings),
+            )
+        except SubmissionError as exc:
+            raise click.ClickException(f"{claims_file}: {exc}") from None
+    _echo(result.to_json())
+
+
+@claims_command.command("resend")
+@click.argument("file_ids", nargs=-1, type=int)
+def resend_command(file_ids: tuple[int, ...]) -> None:
+    """Send again the stored claim files that were not sent (or only FILE_IDS), byte for byte."""
+    from integration.claims.submit import send_stored
+
+    settings = _settings()
+    with _stores(settings) as (store, _):
+        results = send_stored(clearinghouse_for(settings), store, file_ids)
+    _echo([r.to_json() for r in results])
+    if any(r.status != "sent" for r in results):
+        raise SystemExit(1)
+
+
+@claims_command.command("poll")
+def poll_command() -> None:
+    """Fetch the clearinghouse's files (999, 277CA, 835, ...), store, process and acknowledge
+    each once; print what was done."""
+    from integration.claims.submit import poll
+    from integration.clearinghouse.port import ClearinghouseError
+
+    settings = _settings()
+    with _stores(settings) as (store, _):
+        try:
+            result = poll(clearinghouse_for(settings), store)
+        except ClearinghouseError as exc:
+            raise click.ClickException(str(exc)) from None
+    _echo(result.to_json())
+    if result.errors:
+        for error in result.errors:
+            click.echo(error, err=True)
+        raise SystemExit(1)
+
+
+@claims_command.command("status")
+@click.option("--json", "as_json", is_flag=True, help="One JSON array instead of a table")
+def status_command(as_json: bool) -> None:
+    """Each submitted claim: control number, status, 999 / 277CA / 835 outcome, paid."""
+    settings = _settings()
+    with _stores(settings) as (store, _):
+        rows = store.statuses()
+    if as_json:
+        _echo([r.to_json() for r in rows])
+        return
+    header = ("CLAIM", "STATUS", "FILE", "ISA13", "999", "277CA", "CODES", "835", "CHARGE", "PAID")
+    table = [header] + [
+        (
+            r.patient_control_number,
+            r.status,
+            str(r.claim_file_id),
+            r.interchange_control_number,
+            r.ack,
+            r.clearinghouse,
+            r.status_codes or "-",
+            r.remittance or "-",
+            str(r.charge),
+            str(r.paid),
+        )
+        for r in rows
+    ]
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    for row in table:
+        click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())

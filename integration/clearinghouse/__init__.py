@@ -1,0 +1,1 @@
+"""The clearinghouse port (`port.Clearinghouse`) and its adapters (`http.HttpClearinghouse`)."""
