@@ -10,10 +10,12 @@ from pathlib import Path
 
 import click
 
+from integration.claims.cli import claims_command
 from integration.denials.cli import era_command
 from integration.hl7v2.cli import hl7_command
 from integration.priorauth.cli import pa_command
 from integration.sandbox.cli import sandbox_command
+from integration.x12.cli import x12_command
 
 
 @click.group()
@@ -31,6 +33,8 @@ main.add_command(sandbox_command)
 main.add_command(hl7_command)
 main.add_command(pa_command)
 main.add_command(era_command)
+main.add_command(claims_command)
+main.add_command(x12_command)
 
 
 @main.group()

@@ -2,8 +2,10 @@
 
 `RemittanceStore.post_file(raw, filename)`:
 1. stores the file raw, with its SHA-256, and commits, before anything else;
-2. reads it (`read_835`); a file with any located problem is rejected: nothing is posted and the
-   problems are kept on the file row (and returned);
+2. reads it (`read_835`); a file with any located problem of severity "error" is rejected:
+   nothing is posted and the problems are kept on the file row (and returned). Warnings
+   (situational rules such as a missing PER*BL payer contact) do not stop posting: they are
+   returned as "warnings" in the summary;
 3. posts each payment (835 transaction) in one database transaction: the payment row (TRN trace
    number + payer id unique: a payment seen before is reported as a duplicate and not posted
    again, whatever the file name or ISA control numbers), each claim (matched to our claims by
@@ -121,12 +123,14 @@ class FilePosting:
     status: str  # posted | duplicate | rejected
     problems: tuple[str, ...] = ()
     payments: tuple[PaymentSummary, ...] = ()
+    warnings: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {
             "file": {"id": self.file_id, "name": self.filename, "sha256": self.sha256},
             "status": self.status,
             "problems": list(self.problems),
+            "warnings": list(self.warnings),
             "payments": [p.to_json() for p in self.payments],
         }
 
@@ -240,16 +244,18 @@ class RemittanceStore:
 
     def post_file(self, raw: bytes, filename: str) -> FilePosting:
         file_id, digest = self.store_file(raw, filename)
-        models, problems = read_835(raw)
+        models, found = read_835(raw)
+        problems = [p for p in found if p.severity == "error"]
+        warnings = tuple(f"warning: {p.render()}" for p in found if p.severity == "warning")
         if problems or not models:
             messages = tuple(p.render() for p in problems) or (
                 "expected an 835 transaction, got none",
             )
-            self._finish_file(file_id, "rejected", "\n".join(messages))
+            self._finish_file(file_id, "rejected", "\n".join((*messages, *warnings)))
             log.warning(
                 "remittance file rejected", extra={"file_id": file_id, "problems": len(messages)}
             )
-            return FilePosting(file_id, digest, filename, "rejected", messages)
+            return FilePosting(file_id, digest, filename, "rejected", messages, (), warnings)
         summaries: list[PaymentSummary] = []
         try:
             for model in models:
@@ -265,8 +271,12 @@ class RemittanceStore:
             )
             raise
         status = "duplicate" if all(s.duplicate for s in summaries) else "posted"
-        self._finish_file(file_id, status, None)
-        return FilePosting(file_id, digest, filename, status, (), tuple(summaries))
+        self._finish_file(file_id, status, "\n".join(warnings) or None)
+        if warnings:
+            log.info(
+                "remittance file warnings", extra={"file_id": file_id, "warnings": len(warnings)}
+            )
+        return FilePosting(file_id, digest, filename, status, (), tuple(summaries), warnings)
 
     def _finish_file(self, file_id: int, status: str, error: str | None) -> None:
         with self.sessions.begin() as session:

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal, Protocol
 
+from integration.x12 import x231_codes as ack_codes
 from integration.x12.delimiters import (
     DEFAULT_DELIMITERS,
     ISA_LENGTH,
@@ -35,7 +36,7 @@ from integration.x12.delimiters import (
     read_delimiters,
     strip_preamble,
 )
-from integration.x12.errors import Problem
+from integration.x12.errors import CodeLevel, Problem
 from integration.x12.segments import (
     ElementValue,
     Segment,
@@ -46,6 +47,7 @@ from integration.x12.segments import (
 
 Clock = Callable[[], datetime]
 SegmentSpec = tuple[str, Sequence[ElementValue]]
+ISA_VERSION = "00501"  # ISA12 we read and write
 UNKNOWN_TIME = datetime(1, 1, 1)  # placeholder when a header date cannot be read
 
 
@@ -77,6 +79,7 @@ class GroupHeader:
     version: str  # GS08, e.g. 005010X217
     agency: str = "X"  # GS07
     segment_index: int | None = field(default=None, compare=False)  # where it was read
+    time_sent: str = field(default="", compare=False)  # GS05 as read (HHMM..HHMMSSdd), kept
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -203,7 +206,11 @@ def new_transaction_context(
 # -- writing ----------------------------------------------------------------------------------
 
 
-def _gs_time(moment: datetime) -> str:
+def _gs_time(group: GroupHeader) -> str:
+    """GS05: as it was read (so a file round-trips), else HHMM or HHMMSS from `created`."""
+    if group.time_sent:
+        return group.time_sent
+    moment = group.created
     return moment.strftime("%H%M") if moment.second == 0 else moment.strftime("%H%M%S")
 
 
@@ -232,8 +239,12 @@ def write_interchange(
     groups: Sequence[tuple[GroupHeader, Sequence[TransactionBody]]],
     delimiters: Delimiters = DEFAULT_DELIMITERS,
     segment_suffix: str = "",
+    interchange_segments: Sequence[SegmentSpec] = (),
 ) -> str:
-    """The whole interchange; every count (SE01, GE01, IEA01) is computed here."""
+    """The whole interchange; every count (SE01, GE01, IEA01) is computed here.
+
+    `interchange_segments` (TA1s) are written between the ISA and the first GS; an interchange
+    may hold only those (IEA01 0)."""
     delimiters.check()
     d = delimiters
     out: list[str] = []
@@ -244,6 +255,8 @@ def write_interchange(
     # ISA16 is the component separator itself, so the ISA is assembled without value checks.
     isa = d.element.join(["ISA", *(str(e) for e in _isa_elements(interchange, d)), d.component])
     out.append(isa + d.segment + segment_suffix)
+    for segment_id, elements in interchange_segments:
+        emit(segment_id, elements)
     for group, transactions in groups:
         emit(
             "GS",
@@ -252,7 +265,7 @@ def write_interchange(
                 group.application_sender,
                 group.application_receiver,
                 group.created.strftime("%Y%m%d"),
-                _gs_time(group.created),
+                _gs_time(group),
                 group.control_number,
                 group.agency,
                 group.version,
@@ -345,8 +358,17 @@ class _Reader:
         self.group: GroupHeader | None = None
         self.txn_count = 0
         self.txn: _OpenTransaction | None = None
+        self.interchange_segments: list[Segment] = []  # TA1s of the current interchange
 
-    def problem(self, segment: Segment | None, message: str, element: str | None = None) -> None:
+    def problem(
+        self,
+        segment: Segment | None,
+        message: str,
+        element: str | None = None,
+        *,
+        level: CodeLevel | None = None,
+        code: str | None = None,
+    ) -> None:
         self.sink.append(
             Problem(
                 message=message,
@@ -357,6 +379,8 @@ class _Reader:
                 if self.interchange
                 else None,
                 group_control_number=self.group.control_number if self.group else None,
+                level=level,
+                code=code,
             )
         )
 
@@ -364,7 +388,11 @@ class _Reader:
         created = _parse_datetime(seg.get(9), seg.get(10), "%y%m%d")
         if created is None:
             self.problem(
-                seg, f"expected YYMMDD and HHMM, got {seg.get(9)!r} {seg.get(10)!r}", "ISA09"
+                seg,
+                f"expected YYMMDD and HHMM, got {seg.get(9)!r} {seg.get(10)!r}",
+                "ISA09",
+                level="interchange",
+                code=ack_codes.ISA_ELEMENT_NOTES["ISA09"],
             )
         self.isa = seg
         self.interchange = InterchangeHeader(
@@ -384,6 +412,15 @@ class _Reader:
             usage_indicator=seg.get(15),
         )
         self.group_count = 0
+        self.interchange_segments = []
+        if seg.get(12) != ISA_VERSION:
+            self.problem(
+                seg,
+                f"expected {ISA_VERSION!r}, got {seg.get(12)!r}",
+                "ISA12",
+                level="interchange",
+                code=ack_codes.ISA_ELEMENT_NOTES["ISA12"],
+            )
 
     def close_interchange(self, iea: Segment) -> None:
         assert self.interchange is not None
@@ -392,6 +429,8 @@ class _Reader:
                 iea,
                 f"expected functional group count {self.group_count}, got {iea.get(1)!r}",
                 "IEA01",
+                level="interchange",
+                code=ack_codes.NOTE_GROUP_COUNT,
             )
         if iea.get(2) != self.interchange.control_number:
             self.problem(
@@ -399,6 +438,8 @@ class _Reader:
                 f"expected interchange control number {self.interchange.control_number!r} (ISA13), "
                 f"got {iea.get(2)!r}",
                 "IEA02",
+                level="interchange",
+                code=ack_codes.NOTE_CONTROL_MISMATCH,
             )
         self.isa = None
         self.interchange = None
@@ -407,7 +448,9 @@ class _Reader:
         created = _parse_datetime(seg.get(4), seg.get(5), "%Y%m%d")
         if created is None:
             self.problem(
-                seg, f"expected CCYYMMDD and HHMM, got {seg.get(4)!r} {seg.get(5)!r}", "GS04"
+                seg,
+                f"expected CCYYMMDD and HHMM, got {seg.get(4)!r} {seg.get(5)!r}",
+                "GS04",
             )
         self.gs = seg
         self.group = GroupHeader(
@@ -419,6 +462,7 @@ class _Reader:
             agency=seg.get(7),
             version=seg.get(8),
             segment_index=seg.index,
+            time_sent=seg.get(5),
         )
         self.group_count += 1
         self.txn_count = 0
@@ -427,13 +471,19 @@ class _Reader:
         assert self.group is not None
         if ge.get(1) != str(self.txn_count):
             self.problem(
-                ge, f"expected transaction set count {self.txn_count}, got {ge.get(1)!r}", "GE01"
+                ge,
+                f"expected transaction set count {self.txn_count}, got {ge.get(1)!r}",
+                "GE01",
+                level="group",
+                code=ack_codes.GROUP_COUNT_MISMATCH,
             )
         if ge.get(2) != self.group.control_number:
             self.problem(
                 ge,
                 f"expected group control number {self.group.control_number!r} (GS06), got {ge.get(2)!r}",
                 "GE02",
+                level="group",
+                code=ack_codes.GROUP_CONTROL_MISMATCH,
             )
         self.gs = None
         self.group = None
@@ -467,6 +517,8 @@ class _Reader:
                         message="expected SE before the end of the transaction set",
                         segment_id=last.id,
                         segment_index=last.index,
+                        level="transaction",
+                        code=ack_codes.TRANSACTION_TRAILER_MISSING,
                     )
                 )
             )
@@ -480,6 +532,8 @@ class _Reader:
                             segment_id="SE",
                             segment_index=se.index,
                             element="SE01",
+                            level="transaction",
+                            code=ack_codes.TRANSACTION_COUNT_MISMATCH,
                         )
                     )
                 )
@@ -492,6 +546,8 @@ class _Reader:
                             segment_id="SE",
                             segment_index=se.index,
                             element="SE02",
+                            level="transaction",
+                            code=ack_codes.TRANSACTION_CONTROL_MISMATCH,
                         )
                     )
                 )
@@ -527,27 +583,60 @@ def _events(
             yield reader.finish_transaction(None, previous)
         if seg.id == "ISA":
             if reader.interchange is not None:
-                reader.problem(seg, "expected IEA before the next ISA")
+                reader.problem(
+                    seg,
+                    "expected IEA before the next ISA",
+                    level="interchange",
+                    code=ack_codes.NOTE_CONTROL_STRUCTURE,
+                )
             reader.open_interchange(seg)
         elif reader.interchange is None:
-            reader.problem(seg, f"expected ISA, got {seg.id!r}")
+            reader.problem(
+                seg,
+                f"expected ISA, got {seg.id!r}",
+                level="interchange",
+                code=ack_codes.NOTE_CONTROL_STRUCTURE,
+            )
         elif seg.id == "IEA":
             if reader.group is not None:
-                reader.problem(seg, "expected GE before IEA")
+                reader.problem(
+                    seg,
+                    "expected GE before IEA",
+                    level="group",
+                    code=ack_codes.GROUP_TRAILER_MISSING,
+                )
+                reader.gs, reader.group = None, None  # reported once, not again at the end
             reader.close_interchange(seg)
         elif seg.id == "GS":
             if reader.group is not None:
-                reader.problem(seg, "expected GE before the next GS")
+                reader.problem(
+                    seg,
+                    "expected GE before the next GS",
+                    level="group",
+                    code=ack_codes.GROUP_TRAILER_MISSING,
+                )
             reader.open_group(seg)
+        elif seg.id == "TA1" and reader.group is None and not reader.group_count:
+            reader.interchange_segments.append(seg)  # interchange-level: read by `ta1.read_ta1`
         elif reader.group is None:
-            reader.problem(seg, f"expected GS, got {seg.id!r}")
+            reader.problem(
+                seg,
+                f"expected GS, got {seg.id!r}",
+                level="interchange",
+                code=ack_codes.NOTE_INVALID_CONTENT,
+            )
         elif seg.id == "GE":
             reader.close_group(seg)
         elif seg.id == "ST":
             yield reader.start_transaction(seg, delimiters)
         elif seg.id == "SE":
             if reader.txn is None:
-                reader.problem(seg, "expected ST before SE")
+                reader.problem(
+                    seg,
+                    "expected ST before SE",
+                    level="transaction",
+                    code=ack_codes.TRANSACTION_TRAILER_MISSING,
+                )
             else:
                 yield reader.finish_transaction(seg, seg)
         else:
@@ -556,9 +645,19 @@ def _events(
         assert last is not None
         yield reader.finish_transaction(None, last)
     if reader.group is not None:
-        reader.problem(last, "expected GE before the end of the interchange")
+        reader.problem(
+            last,
+            "expected GE before the end of the interchange",
+            level="group",
+            code=ack_codes.GROUP_TRAILER_MISSING,
+        )
     if reader.interchange is not None:
-        reader.problem(last, "expected IEA at the end of the interchange")
+        reader.problem(
+            last,
+            "expected IEA at the end of the interchange",
+            level="interchange",
+            code=ack_codes.NOTE_PREMATURE_END,
+        )
 
 
 def _assemble(events: Iterator[TransactionEvent]) -> Iterator[Transaction]:

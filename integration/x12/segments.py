@@ -55,6 +55,19 @@ class Segment:
         """Element reference such as 'UM01'."""
         return f"{self.id}{position:02d}"
 
+    def values(self) -> list[ElementValue]:
+        """The elements as `build_segment` takes them (repetitions as lists, composites as
+        tuples), so a read segment can be written back with other delimiters."""
+        d = self.delimiters
+        out: list[ElementValue] = []
+        for raw in self.elements:
+            reps = raw.split(d.repetition) if d.repetition and d.repetition in raw else [raw]
+            parts: list[str | Composite] = [
+                tuple(r.split(d.component)) if d.component in r else r for r in reps
+            ]
+            out.append(parts if len(parts) > 1 else parts[0])
+        return out
+
 
 def iter_segments(text: str, delimiters: Delimiters, start_index: int = 0) -> Iterator[Segment]:
     """Yield the segments of `text` (which starts with the ISA, after any BOM/whitespace)."""

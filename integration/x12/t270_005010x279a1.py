@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 
+from integration.x12 import x231_codes as ack_codes
 from integration.x12 import x279_codes as codes
 from integration.x12.delimiters import DEFAULT_DELIMITERS, Delimiters
 from integration.x12.envelope import (
@@ -43,7 +44,7 @@ from integration.x12.envelope import (
     read_transactions,
     write_transaction,
 )
-from integration.x12.errors import Problem, X12Error
+from integration.x12.errors import CodeLevel, Problem, Severity, X12Error
 from integration.x12.segments import ElementValue, Segment
 from integration.x12.t278_005010x217 import (
     Address,
@@ -76,6 +77,7 @@ __all__ = [
     "Source",
     "Trace",
     "read_270",
+    "read_transaction",
     "render_270",
     "write_270",
 ]
@@ -478,6 +480,10 @@ class _Parser:
         message: str,
         element: str | None = None,
         component: int | None = None,
+        *,
+        level: CodeLevel | None = None,
+        code: str | None = None,
+        severity: Severity = "error",
     ) -> None:
         ctx = self.txn.context
         self.problems.append(
@@ -491,6 +497,9 @@ class _Parser:
                 interchange_control_number=ctx.interchange.control_number,
                 group_control_number=ctx.group.control_number,
                 transaction_control_number=ctx.control_number,
+                level=level,
+                code=code,
+                severity=severity,
             )
         )
 
@@ -502,6 +511,10 @@ class _Parser:
                 seg,
                 f"expected one of {', '.join(sorted(allowed))}, got {value!r}",
                 seg.name(position),
+                level="element",
+                code=ack_codes.ELEMENT_REQUIRED_MISSING
+                if not value
+                else ack_codes.ELEMENT_INVALID_CODE,
             )
         return value
 
@@ -521,7 +534,16 @@ class _Parser:
                 raise ValueError(raw)
             return datetime.strptime(raw, "%Y%m%d").date()
         except ValueError:
-            self.problem(loop, seg, f"expected a date CCYYMMDD, got {raw!r}", seg.name(position))
+            self.problem(
+                loop,
+                seg,
+                f"expected a date CCYYMMDD, got {raw!r}",
+                seg.name(position),
+                level="element",
+                code=ack_codes.ELEMENT_REQUIRED_MISSING
+                if not raw
+                else ack_codes.ELEMENT_INVALID_DATE,
+            )
             return None
 
     def dtp(self, loop: str, seg: Segment) -> DatePeriod | None:
@@ -787,7 +809,13 @@ class _Parser:
                         )
                     i += 1
                 else:
-                    self.problem(related_loop, ls, "expected LE, got none")
+                    self.problem(
+                        related_loop,
+                        ls,
+                        "expected LE, got none",
+                        level="segment",
+                        code=ack_codes.SEGMENT_REQUIRED_MISSING,
+                    )
             dates = [self.dtp(loop, s) for s in parts["DTP"]]
             out.append(
                 Benefit(
@@ -880,7 +908,13 @@ class _Parser:
         bht, roots = self.tree()
         header = Header(reference_id="", created=date(1, 1, 1), time="")
         if bht is None:
-            self.problem(None, st, "expected BHT, got none")
+            self.problem(
+                None,
+                st,
+                "expected BHT, got none",
+                level="segment",
+                code=ack_codes.SEGMENT_REQUIRED_MISSING,
+            )
         else:
             if bht.get(1) != codes.BHT_STRUCTURE:
                 self.problem(
@@ -924,10 +958,25 @@ class _Parser:
                     Source(validations=tuple(validations), party=party, receivers=tuple(receivers))
                 )
         if not sources:
-            self.problem("2000A", st, "expected HL level 20 with an NM1, got none")
+            self.problem(
+                "2000A",
+                st,
+                "expected HL level 20 with an NM1, got none",
+                level="segment",
+                code=ack_codes.SEGMENT_REQUIRED_MISSING,
+            )
             return None
         cls = Request270 if self.request else Response271
         return cls(header=header, sources=tuple(sources), envelope=ctx)
+
+
+def read_transaction(txn: Transaction) -> tuple[Request270 | None, list[Problem]]:
+    """One 270 transaction set already split out by the envelope reader: its model (None when
+    it cannot be modelled) and its problems, the transaction's envelope problems first."""
+    parser = _Parser(txn, request=True)
+    model = parser.model()
+    problems = [*txn.problems, *parser.problems]
+    return (model if isinstance(model, Request270) else None), problems
 
 
 def read_eligibility(text: str | bytes, request: bool) -> tuple[list[Eligibility], list[Problem]]:

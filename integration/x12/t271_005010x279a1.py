@@ -20,7 +20,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from integration.x12 import x279_codes as codes
-from integration.x12.envelope import Clock, ControlNumberSource, EnvelopeParams, TransactionContext
+from integration.x12.envelope import (
+    Clock,
+    ControlNumberSource,
+    EnvelopeParams,
+    Transaction,
+    TransactionContext,
+)
 from integration.x12.errors import Problem
 from integration.x12.t270_005010x279a1 import (
     Benefit,
@@ -30,14 +36,31 @@ from integration.x12.t270_005010x279a1 import (
     render_eligibility,
     write_eligibility,
 )
+from integration.x12.t270_005010x279a1 import _Parser as _SharedParser
 
-__all__ = ["BenefitSummary", "read_271", "render_271", "summarize_benefits", "write_271"]
+__all__ = [
+    "BenefitSummary",
+    "read_271",
+    "read_transaction",
+    "render_271",
+    "summarize_benefits",
+    "write_271",
+]
 
 
 def read_271(text: str | bytes) -> tuple[list[Response271], list[Problem]]:
     """Every 271 in `text`, and every problem found (empty when valid)."""
     models, problems = read_eligibility(text, request=False)
     return [m for m in models if isinstance(m, Response271)], problems
+
+
+def read_transaction(txn: Transaction) -> tuple[Response271 | None, list[Problem]]:
+    """One 271 transaction set already split out by the envelope reader: its model (None
+    when it cannot be modelled) and its problems, the transaction's envelope problems first."""
+    parser = _SharedParser(txn, request=False)
+    model = parser.model()
+    problems = [*txn.problems, *parser.problems]
+    return (model if isinstance(model, Response271) else None), problems
 
 
 def render_271(model: Response271, context: TransactionContext, segment_suffix: str = "") -> str:

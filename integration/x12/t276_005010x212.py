@@ -28,6 +28,7 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 
 from integration.x12 import x212_codes as codes
+from integration.x12 import x231_codes as ack_codes
 from integration.x12.envelope import (
     Clock,
     ControlNumberSource,
@@ -39,7 +40,7 @@ from integration.x12.envelope import (
     read_transactions,
     write_transaction,
 )
-from integration.x12.errors import Problem, X12Error
+from integration.x12.errors import CodeLevel, Problem, Severity, X12Error
 from integration.x12.segments import ElementValue, Segment
 from integration.x12.t270_005010x279a1 import Entity
 from integration.x12.t278_005010x217 import DatePeriod, Demographics, Reference, Trace
@@ -59,6 +60,7 @@ __all__ = [
     "StatusResponse",
     "Trace",
     "read_276",
+    "read_transaction",
     "render_276",
     "write_276",
 ]
@@ -403,6 +405,10 @@ class _Parser:
         message: str,
         element: str | None = None,
         component: int | None = None,
+        *,
+        level: CodeLevel | None = None,
+        code: str | None = None,
+        severity: Severity = "error",
     ) -> None:
         ctx = self.txn.context
         self.problems.append(
@@ -416,6 +422,9 @@ class _Parser:
                 interchange_control_number=ctx.interchange.control_number,
                 group_control_number=ctx.group.control_number,
                 transaction_control_number=ctx.control_number,
+                level=level,
+                code=code,
+                severity=severity,
             )
         )
 
@@ -437,7 +446,16 @@ class _Parser:
                 raise ValueError(raw)
             return datetime.strptime(raw, "%Y%m%d").date()
         except ValueError:
-            self.problem(loop, seg, f"expected a date CCYYMMDD, got {raw!r}", seg.name(position))
+            self.problem(
+                loop,
+                seg,
+                f"expected a date CCYYMMDD, got {raw!r}",
+                seg.name(position),
+                level="element",
+                code=ack_codes.ELEMENT_REQUIRED_MISSING
+                if not raw
+                else ack_codes.ELEMENT_INVALID_DATE,
+            )
             return None
 
     def dtp(self, loop: str, seg: Segment) -> DatePeriod | None:
@@ -606,7 +624,13 @@ class _Parser:
             start = i
             claim, i = self.claim(claim_loop, segs, i)
             if not self.request and node.code != "20" and not claim.statuses:
-                self.problem(claim_loop, segs[start], "expected STC after TRN, got none")
+                self.problem(
+                    claim_loop,
+                    segs[start],
+                    "expected STC after TRN, got none",
+                    level="segment",
+                    code=ack_codes.SEGMENT_REQUIRED_MISSING,
+                )
             claims.append(claim)
         return Level(
             code=node.code,
@@ -709,7 +733,13 @@ class _Parser:
         bht, roots = self.tree()
         header = Header(reference_id="", created=date(1, 1, 1), time="")
         if bht is None:
-            self.problem(None, st, "expected BHT, got none")
+            self.problem(
+                None,
+                st,
+                "expected BHT, got none",
+                level="segment",
+                code=ack_codes.SEGMENT_REQUIRED_MISSING,
+            )
         else:
             structure = codes.BHT_STRUCTURE.get(
                 self.reference, codes.BHT_STRUCTURE[codes.REQUEST_REFERENCE]
@@ -726,7 +756,13 @@ class _Parser:
                 transaction_type=bht.get(6),
             )
         if not roots:
-            self.problem("2000A", st, "expected HL level 20, got none")
+            self.problem(
+                "2000A",
+                st,
+                "expected HL level 20, got none",
+                level="segment",
+                code=ack_codes.SEGMENT_REQUIRED_MISSING,
+            )
             return None
         cls = StatusRequest if self.request else StatusResponse
         reference = self.reference if self.reference in codes.HL_LOOPS else codes.REQUEST_REFERENCE
@@ -736,6 +772,15 @@ class _Parser:
             implementation_reference=reference,
             envelope=ctx,
         )
+
+
+def read_transaction(txn: Transaction) -> tuple[StatusRequest | None, list[Problem]]:
+    """One 276 transaction set already split out by the envelope reader: its model (None when
+    it cannot be modelled) and its problems, the transaction's envelope problems first."""
+    parser = _Parser(txn, request=True)
+    model = parser.model()
+    problems = [*txn.problems, *parser.problems]
+    return (model if isinstance(model, StatusRequest) else None), problems
 
 
 def read_claim_status(

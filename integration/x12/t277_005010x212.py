@@ -16,7 +16,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from integration.x12.envelope import Clock, ControlNumberSource, EnvelopeParams, TransactionContext
+from integration.x12.envelope import (
+    Clock,
+    ControlNumberSource,
+    EnvelopeParams,
+    Transaction,
+    TransactionContext,
+)
 from integration.x12.errors import Problem
 from integration.x12.t276_005010x212 import (
     Status,
@@ -25,14 +31,31 @@ from integration.x12.t276_005010x212 import (
     render_claim_status,
     write_claim_status,
 )
+from integration.x12.t276_005010x212 import _Parser as _SharedParser
 
-__all__ = ["ClaimStatusLine", "claim_statuses", "read_277", "render_277", "write_277"]
+__all__ = [
+    "ClaimStatusLine",
+    "claim_statuses",
+    "read_277",
+    "read_transaction",
+    "render_277",
+    "write_277",
+]
 
 
 def read_277(text: str | bytes) -> tuple[list[StatusResponse], list[Problem]]:
     """Every 277 / 277CA in `text`, and every problem found (empty when valid)."""
     models, problems = read_claim_status(text, request=False)
     return [m for m in models if isinstance(m, StatusResponse)], problems
+
+
+def read_transaction(txn: Transaction) -> tuple[StatusResponse | None, list[Problem]]:
+    """One 277 or 277CA transaction set already split out by the envelope reader: its model (None
+    when it cannot be modelled) and its problems, the transaction's envelope problems first."""
+    parser = _SharedParser(txn, request=False)
+    model = parser.model()
+    problems = [*txn.problems, *parser.problems]
+    return (model if isinstance(model, StatusResponse) else None), problems
 
 
 def render_277(model: StatusResponse, context: TransactionContext, segment_suffix: str = "") -> str:

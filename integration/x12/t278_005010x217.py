@@ -24,6 +24,7 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 
 from integration.x12 import x217_codes as codes
+from integration.x12 import x231_codes as ack_codes
 from integration.x12.envelope import (
     Clock,
     ControlNumberSource,
@@ -35,7 +36,7 @@ from integration.x12.envelope import (
     read_transactions,
     write_transaction,
 )
-from integration.x12.errors import Problem, X12Error
+from integration.x12.errors import CodeLevel, Problem, Severity, X12Error
 from integration.x12.segments import ElementValue, Segment
 
 # -- models -------------------------------------------------------------------------------------
@@ -688,6 +689,10 @@ class _Parser:
         message: str,
         element: str | None = None,
         component: int | None = None,
+        *,
+        level: CodeLevel | None = None,
+        code: str | None = None,
+        severity: Severity = "error",
     ) -> None:
         ctx = self.txn.context
         self.problems.append(
@@ -701,6 +706,9 @@ class _Parser:
                 interchange_control_number=ctx.interchange.control_number,
                 group_control_number=ctx.group.control_number,
                 transaction_control_number=ctx.control_number,
+                level=level,
+                code=code,
+                severity=severity,
             )
         )
 
@@ -712,6 +720,10 @@ class _Parser:
                 seg,
                 f"expected one of {', '.join(allowed)}, got {value!r}",
                 seg.name(position),
+                level="element",
+                code=ack_codes.ELEMENT_REQUIRED_MISSING
+                if not value
+                else ack_codes.ELEMENT_INVALID_CODE,
             )
         return value
 
@@ -738,7 +750,15 @@ class _Parser:
             return datetime.strptime(raw, "%Y%m%d").date()
         except ValueError:
             self.problem(
-                loop, seg, f"expected a date CCYYMMDD, got {raw!r}", seg.name(position), component
+                loop,
+                seg,
+                f"expected a date CCYYMMDD, got {raw!r}",
+                seg.name(position),
+                component,
+                level="element",
+                code=ack_codes.ELEMENT_REQUIRED_MISSING
+                if not raw
+                else ack_codes.ELEMENT_INVALID_DATE,
             )
             return None
 
@@ -762,7 +782,13 @@ class _Parser:
             current.segments.append(seg)
         if bht is None:
             first = self.txn.segments[0]
-            self.problem(None, first, "expected BHT after ST, got none")
+            self.problem(
+                None,
+                first,
+                "expected BHT after ST, got none",
+                level="segment",
+                code=ack_codes.SEGMENT_REQUIRED_MISSING,
+            )
         for node in nodes:
             has_children = "1" if node.children else "0"
             if node.hl.get(4) != has_children:
@@ -895,7 +921,13 @@ class _Parser:
                 self.problem(node.loop, seg, f"expected NM1, got {seg.id!r}")
         name_loop = codes.PARTY_LOOPS[node.loop]
         if not parties:
-            self.problem(node.loop, node.hl, f"expected NM1 ({name_loop}), got none")
+            self.problem(
+                node.loop,
+                node.hl,
+                f"expected NM1 ({name_loop}), got none",
+                level="segment",
+                code=ack_codes.SEGMENT_REQUIRED_MISSING,
+            )
             return None, validations
         for extra in parties[1:]:
             self.problem(name_loop, extra[0], "expected one NM1 in this loop, got another")
@@ -1030,7 +1062,13 @@ class _Parser:
                     quantity=self.decimal(loop, seg, 5),
                 )
         if "review" not in fields and (loop == "2000E" or self.request):
-            self.problem(loop, node.hl, "expected UM, got none")
+            self.problem(
+                loop,
+                node.hl,
+                "expected UM, got none",
+                level="segment",
+                code=ack_codes.SEGMENT_REQUIRED_MISSING,
+            )
         if not self.request and "decision" not in fields and not validations:
             self.problem(loop, node.hl, "expected HCR (or AAA), got neither")
         parties = tuple(self.party(codes.PARTY_LOOPS[loop], segs) for segs in party_segs)
@@ -1098,7 +1136,13 @@ class _Parser:
                 purpose=bht.get(2) if bht.get(2) == codes.PURPOSE_CANCELLATION else "",
             )
         if not roots:
-            self.problem("2000A", st, "expected HL level 20 (UMO), got none")
+            self.problem(
+                "2000A",
+                st,
+                "expected HL level 20 (UMO), got none",
+                level="segment",
+                code=ack_codes.SEGMENT_REQUIRED_MISSING,
+            )
             return None
         root = roots[0]
         umo, umo_validations = self.level_party(root)
@@ -1131,7 +1175,13 @@ class _Parser:
                         codes.HL_LOOPS[level], None, f"expected HL level {level}, got none"
                     )
             if event is None:
-                self.problem("2000E", None, "expected HL level EV, got none")
+                self.problem(
+                    "2000E",
+                    None,
+                    "expected HL level EV, got none",
+                    level="segment",
+                    code=ack_codes.SEGMENT_REQUIRED_MISSING,
+                )
         cls = Request278 if self.request else Response278
         return cls(
             header=header,
@@ -1143,6 +1193,20 @@ class _Parser:
             event=event,
             envelope=ctx,
         )
+
+
+def read_transaction(
+    txn: Transaction, request: bool | None = None
+) -> tuple[Review278 | None, list[Problem]]:
+    """One 278 transaction set already split out by the envelope reader: its model (None when it
+    cannot be modelled) and its problems, the transaction's envelope problems first. A request
+    or a response as BHT02 says (11 response, else request) unless `request` is given."""
+    if request is None:
+        bht = txn.body[0] if txn.body and txn.body[0].id == "BHT" else None
+        request = bht is None or bht.get(2) != codes.PURPOSE_RESPONSE
+    parser = _Parser(txn, request)
+    model = parser.model()
+    return model, [*txn.problems, *parser.problems]
 
 
 def _read(text: str | bytes, request: bool) -> tuple[list[Review278], list[Problem]]:

@@ -32,12 +32,14 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 
 from integration.x12 import x221_codes as codes
+from integration.x12 import x231_codes as ack_codes
 from integration.x12.envelope import (
     Clock,
     ControlNumberSource,
     EnvelopeParams,
     SegmentSpec,
     SupportsRead,
+    Transaction,
     TransactionContext,
     TransactionEnd,
     TransactionStart,
@@ -46,7 +48,7 @@ from integration.x12.envelope import (
     read_transactions,
     write_transaction,
 )
-from integration.x12.errors import Problem, X12Error
+from integration.x12.errors import CodeLevel, Problem, Severity, X12Error
 from integration.x12.segments import ElementValue, Segment
 from integration.x12.t278_005010x217 import (
     Address,
@@ -621,6 +623,10 @@ class _Parser:
         message: str,
         element: str | None = None,
         component: int | None = None,
+        *,
+        level: CodeLevel | None = None,
+        code: str | None = None,
+        severity: Severity = "error",
     ) -> None:
         ctx = self.context
         self.problems.append(
@@ -634,6 +640,9 @@ class _Parser:
                 interchange_control_number=ctx.interchange.control_number,
                 group_control_number=ctx.group.control_number,
                 transaction_control_number=ctx.control_number,
+                level=level,
+                code=code,
+                severity=severity,
             )
         )
 
@@ -645,6 +654,10 @@ class _Parser:
                 seg,
                 f"expected one of {', '.join(allowed)}, got {value!r}",
                 seg.name(position),
+                level="element",
+                code=ack_codes.ELEMENT_REQUIRED_MISSING
+                if not value
+                else ack_codes.ELEMENT_INVALID_CODE,
             )
         return value
 
@@ -682,7 +695,16 @@ class _Parser:
                 raise ValueError(raw)
             return datetime.strptime(raw, "%Y%m%d").date()
         except ValueError:
-            self.problem(loop, seg, f"expected a date CCYYMMDD, got {raw!r}", seg.name(position))
+            self.problem(
+                loop,
+                seg,
+                f"expected a date CCYYMMDD, got {raw!r}",
+                seg.name(position),
+                level="element",
+                code=ack_codes.ELEMENT_REQUIRED_MISSING
+                if not raw
+                else ack_codes.ELEMENT_INVALID_DATE,
+            )
             return None
 
     def dtm(self, loop: str | None, seg: Segment, allowed: dict[str, str]) -> DatePeriod | None:
@@ -773,7 +795,13 @@ class _Parser:
         return Quantity(seg.get(1), value)
 
     def unexpected(self, loop: str | None, seg: Segment, where: str) -> None:
-        self.problem(loop, seg, f"expected a segment of {where}, got {seg.id!r}")
+        self.problem(
+            loop,
+            seg,
+            f"expected a segment of {where}, got {seg.id!r}",
+            level="segment",
+            code=ack_codes.SEGMENT_UNEXPECTED,
+        )
 
     # -- loops --
 
@@ -837,7 +865,16 @@ class _Parser:
         if loop == "1000B" and n1.get(3) and n1.get(3) not in codes.PAYEE_ID_QUALIFIERS:
             self.code(loop, n1, 3, codes.PAYEE_ID_QUALIFIERS)
         if loop == "1000A" and not any(c.function_code == "BL" for c in contacts):
-            self.problem(loop, n1, "expected PER*BL (payer technical contact), got none")
+            # Required by the TR3 but situational in practice (many payers omit it): a receiver
+            # should not reject the remittance for it, so it is a warning.
+            self.problem(
+                loop,
+                n1,
+                "expected PER*BL (payer technical contact), got none",
+                level="segment",
+                code=ack_codes.SEGMENT_REQUIRED_MISSING,
+                severity="warning",
+            )
         return Organization(
             entity_code=n1.get(1),
             name=n1.get(2),
@@ -887,7 +924,13 @@ class _Parser:
             self.problem(None, bpr, "expected BPR as the first segment after ST")
         payment = Payment(handling_code="", amount=ZERO, credit_debit="", method="")
         if bpr is None:
-            self.problem(None, segs[0] if segs else where, "expected BPR after ST, got none")
+            self.problem(
+                None,
+                segs[0] if segs else where,
+                "expected BPR after ST, got none",
+                level="segment",
+                code=ack_codes.SEGMENT_REQUIRED_MISSING,
+            )
         else:
             payment = Payment(
                 handling_code=self.code(None, bpr, 1, codes.HANDLING_CODES),
@@ -901,7 +944,13 @@ class _Parser:
             )
         trace = Trace("", "", "")
         if trn is None:
-            self.problem(None, bpr or where, "expected TRN (reassociation trace number), got none")
+            self.problem(
+                None,
+                bpr or where,
+                "expected TRN (reassociation trace number), got none",
+                level="segment",
+                code=ack_codes.SEGMENT_REQUIRED_MISSING,
+            )
         else:
             if not trn.get(2):
                 self.problem(
@@ -913,11 +962,23 @@ class _Parser:
         if codes.PAYER_ENTITY in loops:
             payer = self.organization("1000A", loops[codes.PAYER_ENTITY])
         else:
-            self.problem("1000A", where, "expected N1*PR (payer identification), got none")
+            self.problem(
+                "1000A",
+                where,
+                "expected N1*PR (payer identification), got none",
+                level="segment",
+                code=ack_codes.SEGMENT_REQUIRED_MISSING,
+            )
         if codes.PAYEE_ENTITY in loops:
             payee = self.organization("1000B", loops[codes.PAYEE_ENTITY])
         else:
-            self.problem("1000B", where, "expected N1*PE (payee identification), got none")
+            self.problem(
+                "1000B",
+                where,
+                "expected N1*PE (payee identification), got none",
+                level="segment",
+                code=ack_codes.SEGMENT_REQUIRED_MISSING,
+            )
         return PaymentHeader(
             payment=payment,
             trace=trace,
@@ -1087,7 +1148,13 @@ class _Parser:
         if line is not None:
             services.append(self.parse_service(line))
         if not any(p.entity_code == "QC" for p in parties):
-            self.problem(loop, clp, "expected NM1*QC (patient name) in the claim, got none")
+            self.problem(
+                loop,
+                clp,
+                "expected NM1*QC (patient name) in the claim, got none",
+                level="segment",
+                code=ack_codes.SEGMENT_REQUIRED_MISSING,
+            )
         claim = ClaimPayment(
             patient_control_number=clp.get(1),
             status=status,
@@ -1273,6 +1340,14 @@ def _with_claims(group: HeaderNumber, claims: list[ClaimPayment]) -> HeaderNumbe
         supplemental_summary=group.supplemental_summary,
         claims=tuple(claims),
     )
+
+
+def read_transaction(txn: Transaction) -> tuple[Remittance835 | None, list[Problem]]:
+    """One 835 transaction set already split out by the envelope reader: its model (None when it
+    cannot be modelled) and its problems, the transaction's envelope problems first."""
+    parser = _Parser(txn.context, txn.segments[0])
+    model = _assemble(parser, txn.body)
+    return model, [*txn.problems, *parser.problems]
 
 
 def read_835(text: str | bytes) -> tuple[list[Remittance835], list[Problem]]:

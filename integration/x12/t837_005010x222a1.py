@@ -48,6 +48,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from integration.x12 import x222_codes as codes
+from integration.x12 import x231_codes as ack_codes
 from integration.x12.envelope import (
     Clock,
     ControlNumberSource,
@@ -59,7 +60,7 @@ from integration.x12.envelope import (
     read_transactions,
     write_transaction,
 )
-from integration.x12.errors import Problem, X12Error
+from integration.x12.errors import CodeLevel, Problem, Severity, X12Error
 from integration.x12.segments import ElementValue, Segment
 from integration.x12.t278_005010x217 import (
     Address,
@@ -105,6 +106,7 @@ __all__ = [
     "claim_from_json",
     "claim_to_json",
     "read_837p",
+    "read_transaction",
     "render_837p",
     "write_837p",
 ]
@@ -947,6 +949,10 @@ class _Parser:
         message: str,
         element: str | None = None,
         component: int | None = None,
+        *,
+        level: CodeLevel | None = None,
+        code: str | None = None,
+        severity: Severity = "error",
     ) -> None:
         ctx = self.txn.context
         self.problems.append(
@@ -960,6 +966,9 @@ class _Parser:
                 interchange_control_number=ctx.interchange.control_number,
                 group_control_number=ctx.group.control_number,
                 transaction_control_number=ctx.control_number,
+                level=level,
+                code=code,
+                severity=severity,
             )
         )
 
@@ -979,6 +988,10 @@ class _Parser:
                 f"expected {_either(allowed)}, got {value!r}",
                 seg.name(position),
                 component,
+                level="element",
+                code=ack_codes.ELEMENT_REQUIRED_MISSING
+                if not value
+                else ack_codes.ELEMENT_INVALID_CODE,
             )
         return value
 
@@ -1009,7 +1022,15 @@ class _Parser:
             return datetime.strptime(raw, "%Y%m%d").date()
         except ValueError:
             self.problem(
-                loop, seg, f"expected a date CCYYMMDD, got {raw!r}", seg.name(position), component
+                loop,
+                seg,
+                f"expected a date CCYYMMDD, got {raw!r}",
+                seg.name(position),
+                component,
+                level="element",
+                code=ack_codes.ELEMENT_REQUIRED_MISSING
+                if not raw
+                else ack_codes.ELEMENT_INVALID_DATE,
             )
             return None
 
@@ -1269,7 +1290,13 @@ class _Parser:
             if seg is not bht:
                 kept.raw(i, seg)
         if bht is None:
-            self.problem(None, st, "expected BHT after ST, got none")
+            self.problem(
+                None,
+                st,
+                "expected BHT after ST, got none",
+                level="segment",
+                code=ack_codes.SEGMENT_REQUIRED_MISSING,
+            )
         else:
             if bht.get(1) != codes.HIERARCHICAL_STRUCTURE:
                 self.problem(
@@ -1307,12 +1334,30 @@ class _Parser:
         submitter = next((p for loop, p, _ in found if loop == "1000A"), None)
         receiver = next((p for loop, p, _ in found if loop == "1000B"), None)
         if submitter is None:
-            self.problem("1000A", st, "expected NM1*41 (submitter), got none")
+            self.problem(
+                "1000A",
+                st,
+                "expected NM1*41 (submitter), got none",
+                level="segment",
+                code=ack_codes.SEGMENT_REQUIRED_MISSING,
+            )
         elif not submitter.contacts:
             nm1 = next(seg for loop, _, seg in found if loop == "1000A")
-            self.problem("1000A", nm1, "expected PER (submitter contact), got none")
+            self.problem(
+                "1000A",
+                nm1,
+                "expected PER (submitter contact), got none",
+                level="segment",
+                code=ack_codes.SEGMENT_REQUIRED_MISSING,
+            )
         if receiver is None:
-            self.problem("1000B", st, "expected NM1*40 (receiver), got none")
+            self.problem(
+                "1000B",
+                st,
+                "expected NM1*40 (receiver), got none",
+                level="segment",
+                code=ack_codes.SEGMENT_REQUIRED_MISSING,
+            )
         return header, submitter, receiver, kept.done()
 
     def billing(self, node: _Node) -> BillingProvider | None:
@@ -1333,13 +1378,25 @@ class _Parser:
         by_loop = {loop: p for loop, p, _ in reversed(found)}
         provider = by_loop.get("2010AA")
         if provider is None:
-            self.problem("2010AA", node.hl, "expected NM1*85 (billing provider), got none")
+            self.problem(
+                "2010AA",
+                node.hl,
+                "expected NM1*85 (billing provider), got none",
+                level="segment",
+                code=ack_codes.SEGMENT_REQUIRED_MISSING,
+            )
         else:
             nm1 = next(seg for loop, _, seg in found if loop == "2010AA")
             self.billing_name(provider, nm1)
         subscribers = [self.subscriber(child) for child in node.children]
         if not node.children:
-            self.problem(node.loop, node.hl, "expected a subscriber level (HL 22), got none")
+            self.problem(
+                node.loop,
+                node.hl,
+                "expected a subscriber level (HL 22), got none",
+                level="segment",
+                code=ack_codes.SEGMENT_REQUIRED_MISSING,
+            )
         if provider is None or not ok or any(s is None for s in subscribers):
             return None
         return BillingProvider(
@@ -1355,9 +1412,21 @@ class _Parser:
         """2010AA requires an address (N3, N4) and exactly one tax id (REF*EI or REF*SY)."""
         address = provider.address
         if address is None or not address.lines:
-            self.problem("2010AA", nm1, "expected N3 (billing provider address), got none")
+            self.problem(
+                "2010AA",
+                nm1,
+                "expected N3 (billing provider address), got none",
+                level="segment",
+                code=ack_codes.SEGMENT_REQUIRED_MISSING,
+            )
         if address is None or not (address.city or address.state or address.postal_code):
-            self.problem("2010AA", nm1, "expected N4 (billing provider city, state, ZIP), got none")
+            self.problem(
+                "2010AA",
+                nm1,
+                "expected N4 (billing provider city, state, ZIP), got none",
+                level="segment",
+                code=ack_codes.SEGMENT_REQUIRED_MISSING,
+            )
         tax_ids = [r for r in provider.references if r.qualifier in codes.TAX_ID_QUALIFIERS]
         if len(tax_ids) != 1:
             self.problem(
@@ -1391,7 +1460,13 @@ class _Parser:
             else:
                 kept.raw(i, seg)
         if info is None:
-            self.problem(node.loop, node.hl, "expected SBR, got none")
+            self.problem(
+                node.loop,
+                node.hl,
+                "expected SBR, got none",
+                level="segment",
+                code=ack_codes.SEGMENT_REQUIRED_MISSING,
+            )
         found = self.parties(
             [s for p in names[1:] for s in p], len(names[0]), codes.SUBSCRIBER_PARTIES, kept
         )
@@ -1399,9 +1474,21 @@ class _Parser:
         by_loop = {loop: p for loop, p, _ in reversed(found)}
         subscriber, payer = by_loop.get("2010BA"), by_loop.get("2010BB")
         if subscriber is None:
-            self.problem("2010BA", node.hl, "expected NM1*IL (subscriber), got none")
+            self.problem(
+                "2010BA",
+                node.hl,
+                "expected NM1*IL (subscriber), got none",
+                level="segment",
+                code=ack_codes.SEGMENT_REQUIRED_MISSING,
+            )
         if payer is None:
-            self.problem("2010BB", node.hl, "expected NM1*PR (payer), got none")
+            self.problem(
+                "2010BB",
+                node.hl,
+                "expected NM1*PR (payer), got none",
+                level="segment",
+                code=ack_codes.SEGMENT_REQUIRED_MISSING,
+            )
         if node.children and claim_parts:
             self.problem(
                 "2300",
@@ -1443,16 +1530,34 @@ class _Parser:
             else:
                 kept.raw(i, seg)
         if relationship is None:
-            self.problem(node.loop, node.hl, "expected PAT, got none")
+            self.problem(
+                node.loop,
+                node.hl,
+                "expected PAT, got none",
+                level="segment",
+                code=ack_codes.SEGMENT_REQUIRED_MISSING,
+            )
         found = self.parties(
             [s for p in names[1:] for s in p], len(names[0]), codes.PATIENT_PARTIES, kept
         )
         ok = self.single(found, ("2010CA",))
         patient = found[0][1] if found and found[0][0] == "2010CA" else None
         if patient is None:
-            self.problem("2010CA", node.hl, "expected NM1*QC (patient), got none")
+            self.problem(
+                "2010CA",
+                node.hl,
+                "expected NM1*QC (patient), got none",
+                level="segment",
+                code=ack_codes.SEGMENT_REQUIRED_MISSING,
+            )
         if not claim_parts:
-            self.problem(node.loop, node.hl, "expected a claim (CLM), got none")
+            self.problem(
+                node.loop,
+                node.hl,
+                "expected a claim (CLM), got none",
+                level="segment",
+                code=ack_codes.SEGMENT_REQUIRED_MISSING,
+            )
         claims = [self.claim(part) for part in claim_parts]
         if relationship is None or patient is None or not ok or any(c is None for c in claims):
             return None
@@ -1582,7 +1687,13 @@ class _Parser:
             order.take(sid)
             kept.typed(i, seg, spec)
         if diagnoses is None:
-            self.problem(loop, clm, "expected HI (diagnoses), got none")
+            self.problem(
+                loop,
+                clm,
+                "expected HI (diagnoses), got none",
+                level="segment",
+                code=ack_codes.SEGMENT_REQUIRED_MISSING,
+            )
         frequency = fields.get("frequency", "") if fields else ""
         if frequency in codes.FREQUENCIES_NEEDING_ORIGINAL and not any(
             r.qualifier == codes.REF_PAYER_CLAIM_CONTROL for r in refs
@@ -1599,7 +1710,13 @@ class _Parser:
         count = len(diagnoses or ())
         services = [self.service(part, n, count) for n, part in enumerate(lines, start=1)]
         if not lines:
-            self.problem("2400", clm, "expected a service line (LX), got none")
+            self.problem(
+                "2400",
+                clm,
+                "expected a service line (LX), got none",
+                level="segment",
+                code=ack_codes.SEGMENT_REQUIRED_MISSING,
+            )
         if fields is not None and lines and all(s is not None for s in services):
             total = sum((s.charge for s in services if s is not None), Decimal(0))
             if total != fields["total_charge"]:
@@ -1663,11 +1780,29 @@ class _Parser:
         )
         loops = [name for name, _, _ in found]
         if coverage is None:
-            self.problem(loop, segs[0], "expected OI (other insurance coverage), got none")
+            self.problem(
+                loop,
+                segs[0],
+                "expected OI (other insurance coverage), got none",
+                level="segment",
+                code=ack_codes.SEGMENT_REQUIRED_MISSING,
+            )
         if "2330A" not in loops:
-            self.problem("2330A", segs[0], "expected NM1*IL (other subscriber), got none")
+            self.problem(
+                "2330A",
+                segs[0],
+                "expected NM1*IL (other subscriber), got none",
+                level="segment",
+                code=ack_codes.SEGMENT_REQUIRED_MISSING,
+            )
         if "2330B" not in loops:
-            self.problem("2330B", segs[0], "expected NM1*PR (other payer), got none")
+            self.problem(
+                "2330B",
+                segs[0],
+                "expected NM1*PR (other payer), got none",
+                level="segment",
+                code=ack_codes.SEGMENT_REQUIRED_MISSING,
+            )
         return OtherSubscriber(
             info=info,
             adjustments=tuple(adjustments),
@@ -1755,7 +1890,13 @@ class _Parser:
         kept.typed(0, lx, _lx(line_number))
         sv1 = own[1] if len(own) > 1 and own[1].id == "SV1" else None
         if sv1 is None:
-            self.problem(loop, lx, "expected SV1 after LX, got none")
+            self.problem(
+                loop,
+                lx,
+                "expected SV1 after LX, got none",
+                level="segment",
+                code=ack_codes.SEGMENT_REQUIRED_MISSING,
+            )
             return None
         fields = self.sv1(sv1, diagnosis_count)
         split_at = next((i for i, s in enumerate(own) if s.id in ("LIN", "NM1")), len(own))
@@ -1823,7 +1964,13 @@ class _Parser:
                 loop, lin, f"expected {codes.NDC_QUALIFIER!r}, got {lin.get(2)!r}", "LIN02"
             )
         if ctp is None:
-            self.problem(loop, lin, "expected CTP (drug quantity) after LIN, got none")
+            self.problem(
+                loop,
+                lin,
+                "expected CTP (drug quantity) after LIN, got none",
+                level="segment",
+                code=ack_codes.SEGMENT_REQUIRED_MISSING,
+            )
         quantity = self.decimal(loop, ctp, 4, "the drug quantity") if ctp is not None else None
         if ctp is None or quantity is None or any(s.id != "REF" for s in segs[2:]):
             for i, seg in enumerate(segs):
@@ -1926,7 +2073,13 @@ class _Parser:
         head, roots = self.tree()
         header, submitter, receiver, extras = self.header(head)
         if not roots:
-            self.problem("2000A", st, "expected HL level 20 (billing provider), got none")
+            self.problem(
+                "2000A",
+                st,
+                "expected HL level 20 (billing provider), got none",
+                level="segment",
+                code=ack_codes.SEGMENT_REQUIRED_MISSING,
+            )
             return None
         billing = [self.billing(root) for root in roots]
         for orphan in self.orphans:  # read for their problems; the hierarchy is broken
@@ -1946,6 +2099,14 @@ class _Parser:
             extras=extras,
             envelope=ctx,
         )
+
+
+def read_transaction(txn: Transaction) -> tuple[Claim837Transaction | None, list[Problem]]:
+    """One 837P transaction set already split out by the envelope reader: its model (None when
+    it cannot be modelled) and its problems, the transaction's envelope problems first."""
+    parser = _Parser(txn)
+    model = parser.model()
+    return model, [*txn.problems, *parser.problems]
 
 
 def read_837p(text: str | bytes) -> tuple[list[Claim837Transaction], list[Problem]]:

@@ -11,8 +11,10 @@
   into a given envelope (round trips).
 - `read_999(text)`: text to models plus located problems.
 
-`Problem` carries no X12 error code, so `classify` maps each problem to a code by where it is and
-by the wording of its message (rules in `x231_codes`); errors.py should gain an optional `code`.
+`classify` takes a problem's own `code`/`level` when it has one (the envelope and the readers set
+them where they know the code) and otherwise maps it to a code by where it is and by the wording of
+its message (rules in `x231_codes`). A transaction set whose problems are all warnings
+(`Problem.severity`) is acknowledged IK501 E (accepted with errors), not R; its group AK901 E.
 IK303 (element 447) is at most 4 characters: a longer loop id ("2010BA") is written as its first
 4 characters (the numeric loop, "2010"). A problem with no segment position (a missing loop) adds
 IK502 5 without an IK3. Every 999 we write validates under pyx12's 999.5010X231.A1 map (tests).
@@ -145,7 +147,10 @@ def _match(text: str, rules: Iterable[tuple[str, str]], default: str) -> str:
 
 
 def classify(problem: Problem) -> Classification:
-    """The acknowledgment level and code of one of our problems (see `x231_codes` rules)."""
+    """The acknowledgment level and code of one of our problems: its own `code` and `level` when
+    set, else by the `x231_codes` rules."""
+    if problem.code is not None and problem.level is not None:
+        return Classification(problem.level, problem.code)
     seg, element = problem.segment_id or "", problem.element or ""
     for level, rule_seg, rule_element, needle, code in codes.ENVELOPE_CODE_RULES:
         if rule_seg and rule_seg != seg:
@@ -213,6 +218,7 @@ def _response(
     by_index = {seg.index: seg for seg in txn.segments}
     txn_codes: list[str] = [codes.TRANSACTION_NOT_UNIQUE] if duplicate else []
     notes: dict[int, tuple[str, str, list[ElementNote], list[str]]] = {}
+    rejected = duplicate or any(p.severity == "error" for p in problems)
     for problem in problems:
         kind = classify(problem)
         index = problem.segment_index
@@ -258,7 +264,13 @@ def _response(
         control_number=ctx.control_number,
         implementation_reference=ctx.implementation_reference,
         segments=segment_notes,
-        status=codes.REJECTED if error_codes else codes.ACCEPTED,
+        status=(
+            codes.REJECTED
+            if error_codes and rejected
+            else codes.ACCEPTED_WITH_ERRORS
+            if error_codes
+            else codes.ACCEPTED
+        ),
         error_codes=error_codes,
     )
 
@@ -774,9 +786,17 @@ class _Parser:
         )
 
 
+def read_transaction(txn: Transaction) -> tuple[Ack999 | None, list[Problem]]:
+    """One 999 transaction set already split out by the envelope reader: its model (None when
+    it cannot be modelled) and its problems, the transaction's envelope problems first."""
+    parser = _Parser(txn)
+    model = parser.model()
+    return model, [*txn.problems, *parser.problems]
+
+
 def read_999(text: str | bytes) -> tuple[list[Ack999], list[Problem]]:
     """Every 999 in `text`, and every problem found (empty when valid). TA1 segments between
-    ISA and GS are left to `integration.x12.ta1.read_ta1` and not reported here."""
+    ISA and GS are accepted by the envelope and read by `integration.x12.ta1.read_ta1`."""
     problems: list[Problem] = []
     acks: list[Ack999] = []
     try:
@@ -789,7 +809,7 @@ def read_999(text: str | bytes) -> tuple[list[Ack999], list[Problem]]:
                 acks.append(ack)
     except X12Error as exc:
         problems.extend(exc.problems)
-    return acks, [p for p in problems if not (p.segment_id == "TA1" and "expected GS" in p.message)]
+    return acks, problems
 
 
 __all__ = [
@@ -803,6 +823,7 @@ __all__ = [
     "build_999",
     "classify",
     "read_999",
+    "read_transaction",
     "render_999",
     "write_999",
 ]

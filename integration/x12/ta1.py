@@ -4,10 +4,9 @@
   ISA13, ISA09 and ISA10; TA104 is R with the TA105 note code of the first interchange-level
   problem (ISA/IEA, see `t999_005010x231a1.classify`), or A with 000. The ISA fields are read
   loosely (split at the element separator) so a TA1 can answer an ISA that is not fixed width.
-- `write_ta1` / `render_ta1`: TA1s in their own interchange (ISA, TA1..., IEA with IEA01 0).
-  `envelope.write_interchange` only writes groups, so the TA1 segments are put between the ISA and
-  IEA it writes for an interchange with no group (envelope.py should accept interchange-level
-  segments).
+- `write_ta1` / `render_ta1`: TA1s in their own interchange (ISA, TA1..., IEA with IEA01 0),
+  written by `envelope.write_interchange` as interchange-level segments.
+- `read_interchange_header(text)`: the ISA read the same loose way, to address a reply.
 - `read_ta1(text)`: the TA1s of each interchange (also those before a GS in a 999 interchange)
   with located problems: TA101 nine digits, TA102 YYMMDD, TA103 HHMM, TA104 and TA105 codes,
   IEA01 counting the groups and IEA02 = ISA13.
@@ -31,12 +30,13 @@ from integration.x12.envelope import (
     ControlNumberSource,
     EnvelopeParams,
     InterchangeHeader,
+    SegmentSpec,
     decode,
     read_transactions,
     write_interchange,
 )
 from integration.x12.errors import Problem, X12Error
-from integration.x12.segments import Segment, build_segment, iter_segments
+from integration.x12.segments import Segment, iter_segments
 from integration.x12.t999_005010x231a1 import classify
 
 
@@ -99,7 +99,9 @@ def build_ta1(text: str | bytes, problems: Sequence[Problem] = ()) -> Interchang
             found.extend(txn.problems)
     except X12Error as exc:
         found.extend(exc.problems)
-    notes = [c.code for c in map(classify, found) if c.level == "interchange"]
+    notes = [
+        c.code for c in map(classify, (p for p in found if p.is_error)) if c.level == "interchange"
+    ]
     day, hhmm = _isa_moment(fields[9].strip(), fields[10].strip())
     return InterchangeAck(
         control_number=fields[13].strip(),
@@ -162,14 +164,8 @@ def render_ta1(
     segment_suffix: str = "",
 ) -> str:
     """`acks` as TA1 segments in an interchange with `header` and no functional group."""
-    segments = [_ta1_elements(ack) for ack in acks]
-    shell = write_interchange(header, [], delimiters, segment_suffix)
-    cut = shell.index(delimiters.segment) + 1 + len(segment_suffix)
-    middle = "".join(
-        build_segment("TA1", elements, delimiters, index=i) + segment_suffix
-        for i, elements in enumerate(segments, start=1)
-    )
-    return shell[:cut] + middle + shell[cut:]
+    segments: list[SegmentSpec] = [("TA1", _ta1_elements(ack)) for ack in acks]
+    return write_interchange(header, [], delimiters, segment_suffix, interchange_segments=segments)
 
 
 def write_ta1(
@@ -294,6 +290,33 @@ def read_ta1(text: str | bytes) -> tuple[list[TechnicalAcks], list[Problem]]:
     if isa is not None:
         reader.problem(isa, None, "expected IEA at the end of the interchange")
     return out, reader.problems
+
+
+def read_interchange_header(text: str | bytes) -> InterchangeHeader | None:
+    """The ISA of `text` read loosely (as `build_ta1` does), to answer it; None without an ISA."""
+    body = strip_preamble(decode(text))
+    if not body.startswith("ISA") or len(body) < 4:
+        return None
+    fields = body.split(body[3], 16)
+    if len(fields) < 17:
+        return None
+    day, hhmm = _isa_moment(fields[9].strip(), fields[10].strip())
+    return InterchangeHeader(
+        authorization_qualifier=fields[1],
+        authorization_information=fields[2],
+        security_qualifier=fields[3],
+        security_information=fields[4],
+        sender_qualifier=fields[5].strip(),
+        sender_id=fields[6].strip(),
+        receiver_qualifier=fields[7].strip(),
+        receiver_id=fields[8].strip(),
+        created=datetime.combine(day or date(1, 1, 1), hhmm or time()),
+        repetition_field=fields[11],
+        version=fields[12],
+        control_number=fields[13].strip(),
+        ack_requested=fields[14].strip() == "1",
+        usage_indicator=fields[15].strip()[:1],
+    )
 
 
 def _header(isa: Segment) -> InterchangeHeader:

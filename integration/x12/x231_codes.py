@@ -5,9 +5,10 @@ Sources: the code values (only the values, no descriptions) are those of pyx12's
 the licensed TR3 stays the authority. Names of the constants are our own short labels.
 
 `ELEMENT_CODE_RULES` / `SEGMENT_CODE_RULES` / `ENVELOPE_CODE_RULES` map our located `Problem`s to
-999/TA1 error codes. `Problem` has no code field yet, so the mapping classifies by where the
-problem is (segment id, element) and by the wording of its message: the rules are data, read in
-order by `t999_005010x231a1.classify`, first match wins.
+999/TA1 error codes when a problem carries no `code` of its own (the envelope and the readers set
+`Problem.code`/`level` where they know it, and `t999_005010x231a1.classify` takes that first).
+The fallback classifies by where the problem is (segment id, element) and by the wording of its
+message: the rules are data, read in order, first match wins.
 """
 
 from __future__ import annotations

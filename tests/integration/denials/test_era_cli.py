@@ -4,6 +4,7 @@ malformed file exits 1 with located messages and no traceback, posting nothing."
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -54,3 +55,18 @@ def test_malformed_file_exits_1_with_located_messages(env: dict[str, str], tmp_p
     )
     summary = json.loads(result.stdout)
     assert summary["status"] == "rejected" and summary["payments"] == []
+
+
+def test_a_warning_is_reported_and_the_file_posts(env: dict[str, str], tmp_path: Path) -> None:
+    model = remittance()
+    payer = dataclasses.replace(model.header.payer, contacts=())
+    model = dataclasses.replace(model, header=dataclasses.replace(model.header, payer=payer))
+    path = tmp_path / "no-contact.835"
+    path.write_text(write_835(model, PAYER_PARAMS, clock, control_numbers()))
+    result = CliRunner().invoke(era_command, ["post", str(path), "--compact"], env=env)
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["status"] == "posted" and len(summary["payments"]) == 1
+    assert summary["warnings"] == [
+        "warning: 1000A N1 (segment 7): expected PER*BL (payer technical contact), got none"
+    ]

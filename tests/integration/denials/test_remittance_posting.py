@@ -218,3 +218,36 @@ def test_a_public_sample_posts_unmatched(store: RemittanceStore) -> None:
     assert (payment.claims_posted, payment.claims_unmatched) == (3, 3)
     assert payment.adjustments_by_group == {"CO": Decimal("56.75")}
     assert store.post_file(EMEDNY.read_bytes(), "again.txt").payments[0].duplicate
+
+
+def without_payer_contact(model: Remittance835) -> Remittance835:
+    payer = dataclasses.replace(model.header.payer, contacts=())
+    return dataclasses.replace(model, header=dataclasses.replace(model.header, payer=payer))
+
+
+def test_a_warning_does_not_stop_posting(store: RemittanceStore) -> None:
+    """A missing PER*BL (1000A) is a situational-contact warning: posted, and reported."""
+    raw = text(without_payer_contact(remittance()))
+    assert b"PER*BL" not in raw
+    result = store.post_file(raw, "no-contact.835")
+    assert result.status == "posted"
+    assert result.problems == ()
+    assert result.warnings == (
+        "warning: 1000A N1 (segment 7): expected PER*BL (payer technical contact), got none",
+    )
+    summary = result.to_json()
+    assert summary["warnings"] == list(result.warnings) and len(summary["payments"]) == 1
+    status = store.file_status(result.file_id)
+    assert status is not None and status[0] == "posted" and "PER*BL" in (status[1] or "")
+
+
+def test_errors_still_reject_with_warnings_alongside(store: RemittanceStore) -> None:
+    raw = text(without_payer_contact(remittance())).replace(
+        b"CLP*DRM-1002*4*900.00*0*", b"CLP*DRM-1002*4*900.00*7*"
+    )
+    result = store.post_file(raw, "bad-no-contact.835")
+    assert result.status == "rejected" and result.payments == ()
+    assert len(result.problems) == 2 and all("PER*BL" not in p for p in result.problems)
+    assert result.warnings == (
+        "warning: 1000A N1 (segment 7): expected PER*BL (payer technical contact), got none",
+    )

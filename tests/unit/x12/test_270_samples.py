@@ -20,12 +20,14 @@ from integration.x12.t270_005010x279a1 import DatePeriod, read_270, render_270
 
 SAMPLES = Path("/work/shared/data/x12")
 FILES = sorted(SAMPLES.glob("270__*"))
+ISA12_00401 = "ISA12 (segment 0): expected '00501', got '00401'"  # a 4010 interchange header
 EXPECTED: dict[str, tuple[list[str], list[tuple[str, str]]]] = {
-    "270__Inteligenz__Example1_IG.txt": ([], []),
+    "270__Inteligenz__Example1_IG.txt": ([ISA12_00401], []),
     "270__LinuxForHealth__dependent-health-benefit-check.270": ([], []),
     "270__LinuxForHealth__subscriber-health-benefit-check.270": ([], []),
     "270__imsweb__x270.txt": (
         [
+            ISA12_00401,
             "SE01 (segment 15): expected segment count 14, got '15'",
             "SE02 (segment 15): expected transaction set control number '000121' (ST02), "
             "got '0000121'",

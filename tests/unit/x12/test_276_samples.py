@@ -30,7 +30,10 @@ IEA_277 = (
 NO_STC = "2200C TRN (segment 17): expected STC after TRN, got none"
 EXPECTED: dict[str, tuple[list[str], list[tuple[str, str]]]] = {
     "276__Inteligenz__Example1_IG.txt": (
-        ["GS08 (segment 1): expected '005010X212' (as in ST03), got '005010X279'"],
+        [
+            "ISA12 (segment 0): expected '00501', got '00401'",
+            "GS08 (segment 1): expected '005010X212' (as in ST03), got '005010X279'",
+        ],
         [],
     ),
     "276__LinuxForHealth__claim-level-status.276": ([], []),

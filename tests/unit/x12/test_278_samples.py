@@ -2,8 +2,9 @@
 written back segment for segment into its own envelope.
 
 The four samples (Inteligenz/X12Parser, copied from the TR3 examples 3.1.1/3.1.2/3.2.1/3.2.2) are
-read without problems except one defect they all share: their GS08 says 005010X279 (the 270/271
-guide) while ST03 says 005010X217. The TR3 wants GS08 = ST03, so that is reported, exactly.
+read without problems except two defects they all share: their ISA12 says 00401 (a 4010
+interchange around a 5010 transaction), and their GS08 says 005010X279 (the 270/271 guide) while
+ST03 says 005010X217. The TR3 wants ISA12 00501 and GS08 = ST03, so both are reported, exactly.
 Comparison ignores only line breaks and indentation after segment terminators and the BOM.
 """
 
@@ -24,6 +25,7 @@ from integration.x12.t278_005010x217 import (
 SAMPLES = Path("/work/shared/data/x12")
 REQUESTS = sorted(SAMPLES.glob("278req__*"))
 RESPONSES = sorted(SAMPLES.glob("278resp__*"))
+ISA12_DEFECT = "ISA12 (segment 0): expected '00501', got '00401'"
 GS08_DEFECT = "GS08 (segment 1): expected '005010X217' (as in ST03), got '005010X279'"
 
 
@@ -40,7 +42,7 @@ def test_the_samples_are_there() -> None:
 def test_request_sample_reads_and_round_trips(path: Path) -> None:
     text = path.read_bytes().decode("utf-8-sig")
     models, problems = read_278_request(path.read_bytes())
-    assert [p.render() for p in problems] == [GS08_DEFECT]
+    assert [p.render() for p in problems] == [ISA12_DEFECT, GS08_DEFECT]
     assert len(models) == 1
     model = models[0]
     assert isinstance(model, Request278)
@@ -52,7 +54,7 @@ def test_request_sample_reads_and_round_trips(path: Path) -> None:
 def test_response_sample_reads_and_round_trips(path: Path) -> None:
     text = path.read_bytes().decode("utf-8-sig")
     models, problems = read_278_response(text)
-    assert [p.render() for p in problems] == [GS08_DEFECT]
+    assert [p.render() for p in problems] == [ISA12_DEFECT, GS08_DEFECT]
     assert len(models) == 1
     model = models[0]
     assert isinstance(model, Response278)

@@ -67,17 +67,12 @@ def test_clean_interchange_is_accepted() -> None:
         (("*000000005      *", "*000000005       *"), "006"),  # ISA06 16 wide
         (("IEA*1*000000907", "IEA*1*000000908"), "001"),  # IEA02 is not ISA13
         (("IEA*1*000000907", "IEA*2*000000907"), "021"),  # IEA01 counts 2 groups
-        (("*00501*", "*00502*"), "017"),  # version: not fixed width is fine, but see below
+        (("*00501*", "*00502*"), "017"),  # ISA12 must be 00501
     ],
 )
 def test_interchange_problems_reject_with_a_note_code(change: tuple[str, str], note: str) -> None:
     text = CLEAN_837.read_text().replace(*change, 1)
     ack = build_ta1(text)
-    if note == "017":
-        # ISA12 00502 is still fixed width and our envelope reader does not check the version:
-        # the interchange is accepted (envelope.py could check ISA12 = 00501).
-        assert ack is not None and (ack.status, ack.note_code) == ("A", "000")
-        return
     assert ack is not None and (ack.status, ack.note_code) == ("R", note)
 
 
