@@ -48,9 +48,16 @@ class AckRequest:
 
 
 def _hl7_time(now: datetime) -> str:
-    stamp = now.strftime("%Y%m%d%H%M%S")
-    offset = now.strftime("%z")
-    return stamp + offset
+    global _last_time
+    last = _last_time  # the ACKs of a group share their `now`
+    if last[0] == now and last[0].tzinfo is now.tzinfo:
+        return last[1]
+    stamp = now.strftime("%Y%m%d%H%M%S") + now.strftime("%z")
+    _last_time = (now, stamp)
+    return stamp
+
+
+_last_time: tuple[datetime, str] = (datetime.min, "")
 
 
 def build_ack(

@@ -40,10 +40,25 @@ def hl7_command() -> None:
 @click.option(
     "--metrics-port", type=int, default=None, help="Also serve /metrics (Prometheus) on this port"
 )
-def listen(host: str | None, port: int | None, metrics_port: int | None) -> None:
+@click.option(
+    "--event-loop",
+    type=click.Choice(["auto", "asyncio", "uvloop"]),
+    default="auto",
+    show_default=True,
+    envvar="DERMRCM_HL7_EVENT_LOOP",
+    help="auto: uvloop when installed, else asyncio's",
+)
+def listen(
+    host: str | None,
+    port: int | None,
+    metrics_port: int | None,
+    event_loop: str,
+) -> None:
     """Accept MLLP connections; store each message, process it once, then ACK."""
-    from integration.hl7v2.listener import Listener
+    from integration.hl7v2.listener import Listener, event_loop_factory
     from integration.hl7v2.server import ServerOptions
+
+    loop_factory = event_loop_factory(event_loop)
 
     settings = Settings()
     ingest, _engine = _ingest(settings)
@@ -63,7 +78,10 @@ def listen(host: str | None, port: int | None, metrics_port: int | None) -> None
 
     async def main() -> None:
         await listener.start(host or settings.hl7_host, settings.hl7_port if port is None else port)
-        click.echo(f"hl7 listener on {host or settings.hl7_host}:{listener.port}", err=True)
+        loop_name = "uvloop" if loop_factory is not None else "asyncio"
+        click.echo(
+            f"hl7 listener on {host or settings.hl7_host}:{listener.port} ({loop_name})", err=True
+        )
         loop = asyncio.get_running_loop()
         stop = asyncio.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -72,7 +90,8 @@ def listen(host: str | None, port: int | None, metrics_port: int | None) -> None
         await listener.close()
 
     try:
-        asyncio.run(main())
+        with asyncio.Runner(loop_factory=loop_factory) as runner:
+            runner.run(main())
     finally:
         if metrics_server is not None:
             metrics_server.shutdown()

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import logging
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -23,6 +25,26 @@ from integration.hl7v2.server import MllpServer, ServerOptions
 from integration.hl7v2.server import Reply as WireReply
 
 log = logging.getLogger(__name__)
+
+
+EVENT_LOOPS = ("auto", "asyncio", "uvloop")
+
+
+def event_loop_factory(name: str = "auto") -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """The event loop to serve on: uvloop's (written in C) when installed and `name` is auto or
+    uvloop, else None (asyncio's own). uvloop asked for by name and not installed: ImportError."""
+    if name not in EVENT_LOOPS:
+        raise ValueError(f"event loop: expected one of {', '.join(EVENT_LOOPS)}, got {name!r}")
+    if name == "asyncio":
+        return None
+    try:
+        uvloop = importlib.import_module("uvloop")  # optional: not a dependency
+    except ImportError:
+        if name == "uvloop":
+            raise
+        return None
+    factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
+    return factory
 
 
 @dataclass(slots=True)

@@ -111,6 +111,17 @@ class Encoding:
     def escape_text(self, value: str) -> str:
         """Escape delimiters in free text (for ACK ERR and MSA text)."""
         esc = self.escape
+        if (  # most text has nothing to escape (an ACK's names and control ids): as it is
+            esc not in value
+            and self.field not in value
+            and self.component not in value
+            and self.subcomponent not in value
+            and self.repetition not in value
+            and "\r" not in value
+            and "\n" not in value
+            and value != '""'
+        ):
+            return value
         out = value.replace(esc, f"{esc}E{esc}")
         for char, code in (
             (self.field, "F"),

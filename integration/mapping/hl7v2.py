@@ -1384,6 +1384,27 @@ def _convert(value: str, type_: str, options: MappingOptions, where: Callable[[]
 def _datetime(
     value: str, type_: str, options: MappingOptions, where: Callable[[], Location]
 ) -> str:
+    """An HL7 DTM/DT as a FHIR date/dateTime/instant. A message repeats its stamps (MSH-7,
+    OBR-7, every OBX-14 ...) and a feed its dates: results are kept, per value, type and
+    zone (up to `_DATETIMES_KEPT` of them); a value that doesn't fit raises every time."""
+    key = (value, type_, options.timezone)
+    found = _DATETIMES.get(key)
+    if found is not None:
+        return found
+    out = _read_datetime(value, type_, options, where)
+    if len(_DATETIMES) >= _DATETIMES_KEPT:
+        _DATETIMES.clear()
+    _DATETIMES[key] = out
+    return out
+
+
+_DATETIMES: dict[tuple[str, str, str], str] = {}
+_DATETIMES_KEPT = 4096
+
+
+def _read_datetime(
+    value: str, type_: str, options: MappingOptions, where: Callable[[], Location]
+) -> str:
     text = value.strip()
     if len(text) == 8 and text.isascii() and text.isdigit():  # YYYYMMDD, the usual date
         try:

@@ -8,12 +8,15 @@ version creates no new version, so replaying a message changes nothing.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+import weakref
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, or_, select, update
+from sqlalchemy import Connection, DateTime, Table, bindparam, insert, or_, select, update
+from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.orm import Session
 
 from integration.store.models import FhirResource, FhirResourceVersion, table_of
@@ -43,6 +46,152 @@ def _strip_meta(content: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in content.items() if k != "meta"}
 
 
+class Driver:
+    """The hot statements of the HL7 ingest, run on the DB-API cursor with `executemany`.
+
+    Their SQL is built from the schema's own table and column names (quoted by the dialect)
+    and placeholders, never from data (hence the `noqa: S608`s).
+
+    SQLAlchemy processes every parameter of every row (a bind processor per column, a dict
+    per row); here rows are tuples already in the driver's form: timestamps go through the
+    dialect's own bind processor once per value (ISO text on SQLite, `datetime` for
+    psycopg), so the stored values are the ones SQLAlchemy would have sent. Errors are
+    re-raised as SQLAlchemy's `DBAPIError` subclasses, as `Connection.execute` would.
+
+    `Driver.of(connection)` is None for a driver whose parameter style isn't handled here
+    (then the Core statements are used).
+    """
+
+    __slots__ = ("_error", "_returning_many", "connection", "dialect", "mark", "timestamp")
+
+    def __init__(self, connection: Connection, form: _DriverForm) -> None:
+        self.connection = connection
+        self.dialect = connection.dialect
+        self.mark, self.timestamp, self._error, self._returning_many = form
+
+    @classmethod
+    def of(cls, connection: Connection) -> Driver | None:
+        dialect = connection.dialect
+        form = _FORMS.get(dialect)
+        if form is None:
+            mark = _MARKS.get(dialect.paramstyle)
+            if mark is None or dialect.driver not in ("pysqlite", "psycopg"):
+                return None
+            form = _FORMS[dialect] = (
+                mark,
+                _timestamp_processor(dialect),
+                dialect.loaded_dbapi.Error,
+                dialect.driver == "psycopg",
+            )
+        return cls(connection, form)
+
+    def insert_sql(self, table: Table, columns: Sequence[str]) -> str:
+        return self._sql(
+            ("insert", table.name, tuple(columns)), lambda: self._insert(table, columns)
+        )
+
+    def update_sql(self, table: Table, columns: Sequence[str], keys: Sequence[str]) -> str:
+        def build() -> str:
+            quote = self.dialect.identifier_preparer.quote
+            sets = ", ".join(f"{quote(c)} = {self.mark}" for c in columns)
+            where = " AND ".join(f"{quote(k)} = {self.mark}" for k in keys)
+            return f"UPDATE {quote(table.name)} SET {sets} WHERE {where}"  # noqa: S608
+
+        return self._sql(("update", table.name, tuple(columns), tuple(keys)), build)
+
+    def in_list(self, n: int) -> str:
+        """`(?, ?, ...)`: `n` placeholders for an IN list."""
+        return "(" + ", ".join([self.mark] * n) + ")"
+
+    def load_sql(self, n_types: int, n_ids: int) -> str:
+        """The current rows of resources: both key columns, so the primary key index is used."""
+
+        def build() -> str:
+            return (
+                "SELECT resource_type, id, version_id, content FROM fhir_resource"  # noqa: S608
+                f" WHERE resource_type IN {self.in_list(n_types)} AND id IN {self.in_list(n_ids)}"
+            )
+
+        return self._sql(("load", n_types, n_ids), build)
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        cursor = self.connection.connection.cursor()
+        try:
+            cursor.executemany(sql, rows)
+        except self._error as exc:
+            raise self._wrap(sql, rows, exc) from exc
+        finally:
+            cursor.close()
+
+    def query(self, sql: str, params: Sequence[Any]) -> list[Any]:
+        cursor = self.connection.connection.cursor()
+        try:
+            cursor.execute(sql, params)
+            return list(cursor.fetchall())
+        except self._error as exc:
+            raise self._wrap(sql, params, exc) from exc
+        finally:
+            cursor.close()
+
+    def insert_returning_ids(self, sql: str, rows: Sequence[Sequence[Any]]) -> list[int]:
+        """Run an INSERT per row and return the new rows' ids, in the order of `rows`."""
+        cursor: Any = self.connection.connection.cursor()  # psycopg's or sqlite3's
+        try:
+            if self._returning_many:  # psycopg: one pipelined round trip, a result per row
+                cursor.executemany(f"{sql} RETURNING id", rows, returning=True)
+                ids = []
+                while True:
+                    (new_id,) = cursor.fetchone()
+                    ids.append(int(new_id))
+                    if not cursor.nextset():
+                        break
+                return ids
+            out = []
+            for row in rows:  # sqlite3: each execute is a C call; lastrowid is the new id
+                cursor.execute(sql, row)
+                out.append(int(cursor.lastrowid))
+            return out
+        except self._error as exc:
+            raise self._wrap(sql, rows, exc) from exc
+        finally:
+            cursor.close()
+
+    def _wrap(self, sql: str, params: Any, exc: Exception) -> StatementError:
+        return DBAPIError.instance(sql, params, exc, self._error, dialect=self.dialect)
+
+    def _insert(self, table: Table, columns: Sequence[str]) -> str:
+        quote = self.dialect.identifier_preparer.quote
+        names = ", ".join(quote(c) for c in columns)
+        marks = ", ".join([self.mark] * len(columns))
+        return f"INSERT INTO {quote(table.name)} ({names}) VALUES ({marks})"  # noqa: S608
+
+    def _sql(self, key: tuple[Any, ...], build: Callable[[], str]) -> str:
+        cache = _SQL.setdefault(self.dialect, {})
+        sql = cache.get(key)
+        if sql is None:
+            sql = cache[key] = build()
+        return sql
+
+
+_MARKS = {"qmark": "?", "format": "%s", "pyformat": "%s"}
+# per dialect: placeholder, timestamp processor, the DB-API's Error, executemany(returning=)
+_DriverForm = tuple[str, Callable[[datetime], Any], type[Exception], bool]
+_FORMS: weakref.WeakKeyDictionary[Dialect, _DriverForm] = weakref.WeakKeyDictionary()
+_SQL: weakref.WeakKeyDictionary[Dialect, dict[tuple[Any, ...], str]] = weakref.WeakKeyDictionary()
+
+
+def _timestamp_processor(dialect: Dialect) -> Callable[[datetime], Any]:
+    """What SQLAlchemy sends for a `DateTime(timezone=True)` value on this dialect."""
+    process = DateTime(timezone=True).dialect_impl(dialect).bind_processor(dialect)
+    if process is None:
+        return _same
+    return process
+
+
+def _same(value: datetime) -> Any:
+    return value
+
+
 @dataclass(frozen=True, slots=True)
 class Written:
     resource_type: str
@@ -68,21 +217,38 @@ _UPDATE = update(_RESOURCE).where(  # SET takes the columns named in the rows; W
 _INSERT_VERSION = insert(_VERSION)
 
 
+_RESOURCE_COLUMNS = (
+    "resource_type",
+    "id",
+    "version_id",
+    "last_updated",
+    "patient_id",
+    "content",
+    "message_id",
+)
+_UPDATE_COLUMNS = ("version_id", "last_updated", "patient_id", "content", "message_id")
+_VERSION_COLUMNS = ("resource_type", "id", "version_id", "last_updated", "content", "message_id")
+
+
 class ResourceWriter:
     """Versioned upserts for a group of messages, sent as one statement per table.
 
     `load` reads the current rows of the resources about to be written (one SELECT),
     `write` works out each new version in memory (a resource written twice in the group
     gets two versions), and `flush` sends the INSERTs and UPDATEs with `executemany`. Runs on
-    the caller's connection and transaction.
+    the caller's connection and transaction (on the DB-API cursor, see `Driver`, when the
+    driver is SQLite's or psycopg).
     """
 
-    def __init__(self, connection: Connection) -> None:
+    def __init__(self, connection: Connection, driver: Driver | None = None) -> None:
         self.connection = connection
+        self.driver = driver if driver is not None else Driver.of(connection)
         self._current: dict[tuple[str, str], tuple[int, dict[str, Any]] | None] = {}
         self._stored: set[tuple[str, str]] = set()  # keys with a row in the database
-        self._rows: dict[tuple[str, str], dict[str, Any]] = {}  # final row per changed key
-        self._versions: list[dict[str, Any]] = []
+        # final row per changed key: version_id, last_updated, patient_id, content, message_id
+        self._rows: dict[tuple[str, str], tuple[int, datetime, str | None, str, int | None]] = {}
+        # every new version: resource_type, id, version_id, last_updated, content, message_id
+        self._versions: list[tuple[str, str, int, datetime, str, int | None]] = []
 
     def load(self, keys: Iterable[tuple[str, str]]) -> None:
         wanted = set(keys) - self._current.keys()
@@ -90,11 +256,17 @@ class ResourceWriter:
             return
         types = sorted({resource_type for resource_type, _id in wanted})
         ids = sorted({resource_id for _type, resource_id in wanted})
-        query = _LOAD, {"types": types, "ids": ids}
-        for resource_type, resource_id, version_id, content in self.connection.execute(*query):
+        rows: Iterable[Any]
+        if self.driver is not None:
+            driver = self.driver
+            sql = driver.load_sql(len(types), len(ids))
+            rows = driver.query(sql, [*types, *ids])
+        else:
+            rows = self.connection.execute(_LOAD, {"types": types, "ids": ids})
+        for resource_type, resource_id, version_id, content in rows:
             key = (resource_type, resource_id)
             if key in wanted:
-                self._current[key] = (version_id, _strip_meta(json.loads(content)))
+                self._current[key] = (version_id, _strip_meta(loads(content)))
                 self._stored.add(key)
         for key in wanted - self._current.keys():
             self._current[key] = None
@@ -133,51 +305,80 @@ class ResourceWriter:
                 "source": source,
             },
         }
-        text = json.dumps(content, ensure_ascii=False, sort_keys=True)
-        self._rows[key] = {
-            "b_type": resource_type,
-            "b_id": resource_id,
-            "version_id": version,
-            "last_updated": now,
-            "patient_id": patient_of(content),
-            "content": text,
-            "message_id": message_id,
-        }
-        self._versions.append(
-            {
-                "resource_type": resource_type,
-                "id": resource_id,
-                "version_id": version,
-                "last_updated": now,
-                "content": text,
-                "message_id": message_id,
-            }
-        )
+        text = dumps(content)
+        self._rows[key] = (version, now, patient_of(content), text, message_id)
+        self._versions.append((resource_type, resource_id, version, now, text, message_id))
         return Written(resource_type, resource_id, version, True)
 
     def flush(self) -> None:
         """Send what `write` decided: new rows, updated rows, and every new version."""
+        if self.driver is not None:
+            self._flush_driver(self.driver)
+        else:
+            self._flush_core()
+        self._rows = {}
+        self._versions = []
+
+    def _flush_driver(self, driver: Driver) -> None:
+        stamps: dict[datetime, Any] = {}  # one `now` per group: processed once
+
+        def stamp(value: datetime) -> Any:
+            found = stamps.get(value)
+            if found is None:
+                found = stamps[value] = driver.timestamp(value)
+            return found
+
         inserts, updates = [], []
-        for key, row in self._rows.items():
+        for key, (version, now, patient, text, message_id) in self._rows.items():
             if key in self._stored:
-                updates.append(row)
+                updates.append((version, stamp(now), patient, text, message_id, *key))
             else:
-                inserts.append(
-                    {
-                        "resource_type": row["b_type"],
-                        "id": row["b_id"],
-                        **{k: v for k, v in row.items() if not k.startswith("b_")},
-                    }
-                )
+                inserts.append((*key, version, stamp(now), patient, text, message_id))
+                self._stored.add(key)
+        if inserts:
+            driver.executemany(driver.insert_sql(_RESOURCE, _RESOURCE_COLUMNS), inserts)
+        if updates:
+            sql = driver.update_sql(_RESOURCE, _UPDATE_COLUMNS, ("resource_type", "id"))
+            driver.executemany(sql, updates)
+        if self._versions:
+            driver.executemany(
+                driver.insert_sql(_VERSION, _VERSION_COLUMNS),
+                [(t, i, v, stamp(now), text, m) for t, i, v, now, text, m in self._versions],
+            )
+
+    def _flush_core(self) -> None:
+        inserts, updates = [], []
+        for key, (version, now, patient, text, message_id) in self._rows.items():
+            values = {
+                "version_id": version,
+                "last_updated": now,
+                "patient_id": patient,
+                "content": text,
+                "message_id": message_id,
+            }
+            if key in self._stored:
+                updates.append({"b_type": key[0], "b_id": key[1], **values})
+            else:
+                inserts.append({"resource_type": key[0], "id": key[1], **values})
                 self._stored.add(key)
         if inserts:
             self.connection.execute(_INSERT, inserts)
         if updates:
             self.connection.execute(_UPDATE, updates)
         if self._versions:
-            self.connection.execute(_INSERT_VERSION, self._versions)
-        self._rows = {}
-        self._versions = []
+            self.connection.execute(
+                _INSERT_VERSION,
+                [dict(zip(_VERSION_COLUMNS, version, strict=True)) for version in self._versions],
+            )
+
+
+def dumps(content: dict[str, Any]) -> str:
+    """A resource as stored: `json.dumps(content, ensure_ascii=False, sort_keys=True)`."""
+    return json.dumps(content, ensure_ascii=False, sort_keys=True)
+
+
+def loads(text: str) -> Any:
+    return json.loads(text)
 
 
 class FhirStore:
