@@ -1169,15 +1169,17 @@ class _Parser:
             found[child.level] = party
             node = child
         if self.request:
+            # located at the deepest HL read: the missing level was expected under it
+            deepest = node.hl if node is not None else root.hl
             for level in ("21", "22"):
                 if found[level] is None:
                     self.problem(
-                        codes.HL_LOOPS[level], None, f"expected HL level {level}, got none"
+                        codes.HL_LOOPS[level], deepest, f"expected HL level {level}, got none"
                     )
             if event is None:
                 self.problem(
                     "2000E",
-                    None,
+                    deepest,
                     "expected HL level EV, got none",
                     level="segment",
                     code=ack_codes.SEGMENT_REQUIRED_MISSING,

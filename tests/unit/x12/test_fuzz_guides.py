@@ -81,11 +81,7 @@ ENVELOPE_LEVELS = {"interchange", "group", "transaction"}
 SAFE_DELIMITERS = "*^:~|!>+{}`<"
 
 # (guide, rendered problem) pairs known to come without a segment index; see the reproducers
-KNOWN_UNLOCATED: set[tuple[str, str]] = {
-    ("278", "2000B: expected HL level 21, got none"),
-    ("278", "2000C: expected HL level 22, got none"),
-    ("278", "2000E: expected HL level EV, got none"),
-}
+KNOWN_UNLOCATED: set[tuple[str, str]] = set()
 KNOWN_UNLOCATED_PREFIXES: tuple[tuple[str, str], ...] = (
     ("835", "BPR02: expected BPR02 = sum of CLP04 - sum of PLB amounts"),
 )
@@ -296,11 +292,6 @@ def _problems(text: str) -> list[tuple[str | None, Problem]]:
     return [(None, p) for p in outside] + [(g, p) for g, _, _, ps in parsed for p in ps]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="t278_005010x217: a 278 whose HL*4 (2000E) is dropped reports "
-    "'2000E: expected HL level EV, got none' without a segment index",
-)
 def test_278_missing_hl_loop_problem_is_located() -> None:
     text = _drop_segment(FILES["fixtures/278/request-mohs-17311.x12"], "HL*4*3*EV")
     missing = [p for _, p in _problems(text) if p.message == "expected HL level EV, got none"]
