@@ -38,6 +38,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
+from functools import cache
 from typing import Any
 
 from pydantic import ValidationError
@@ -100,32 +101,45 @@ X12_REPORT_TYPE_SYSTEM = "https://codesystem.x12.org/005010/755"
 #: our extension on Claim carrying the claim frequency code (valueCode or valueCoding)
 FREQUENCY_EXTENSION = "https://dermrcm.example/fhir/StructureDefinition/claim-frequency-code"
 
-# Coverage.type in v3-ActCode -> SBR09 (X222A1 2000B SBR09 code list); others must be sent with
-# the X12 code system above.
-ACT_CODE_CLAIM_FILING = {"HMO": "HM", "PPO": "12", "POS": "13"}
-# Coverage.relationship (subscriber-relationship: the beneficiary's relation to the subscriber)
-# -> 2000C PAT01 (X222A1 2000C PAT01: 01 spouse, 19 child, 53 life partner, G8 other).
-PATIENT_RELATIONSHIP = {
-    "spouse": "01",
-    "child": "19",
-    "common": "53",
-    "other": "G8",
-    "parent": "G8",
-}
-# AdministrativeGender -> DMG03
-GENDER = {"female": "F", "male": "M", "other": "U", "unknown": "U"}
-# Claim.insurance.sequence -> SBR01
-RESPONSIBILITY = {1: "P", 2: "S", 3: "T"}
-# UCUM unit of an NDC quantity -> CTP05-1 (X222A1 2410 CTP05-1: F2, GR, ME, ML, UN)
-NDC_UNITS = {
-    "mL": "ML",
-    "mg": "ME",
-    "g": "GR",
-    "[iU]": "F2",
-    "[IU]": "F2",
-    "1": "UN",
-    "{unit}": "UN",
-}
+
+@dataclass(frozen=True, slots=True)
+class FhirClaimCodes:
+    """FHIR code -> 837P element value tables (mappings/x12/fhir-claim-codes.yaml): v3-ActCode
+    -> SBR09, subscriber-relationship -> PAT01, AdministrativeGender -> DMG03, insurance
+    sequence -> SBR01, UCUM -> CTP05-1. A code not in a table is a located error."""
+
+    claim_filing_from_act_code: Mapping[str, str]
+    patient_relationship: Mapping[str, str]
+    gender: Mapping[str, str]
+    responsibility: Mapping[str, str]
+    ndc_units: Mapping[str, str]
+
+    @classmethod
+    def from_document(cls, data: Mapping[str, Any]) -> FhirClaimCodes:
+        return cls(
+            **{
+                name: {str(k): str(v) for k, v in data[name].items()}
+                for name in (
+                    "claim_filing_from_act_code",
+                    "patient_relationship",
+                    "gender",
+                    "responsibility",
+                    "ndc_units",
+                )
+            }
+        )
+
+
+@cache
+def default_codes() -> FhirClaimCodes:
+    """The project's tables, read (and schema-checked) once from mappings/."""
+    from integration.mapping.loader import load_document
+    from integration.paths import mappings_dir
+
+    path = mappings_dir() / "x12" / "fhir-claim-codes.yaml"
+    return FhirClaimCodes.from_document(load_document(path).data)
+
+
 ATTACHMENT_TRANSMISSION = "EL"  # PWK02: the document is referenced electronically
 
 
@@ -319,7 +333,10 @@ class _Index:
 
 
 class _Builder:
-    def __init__(self, claim: Resource, index: _Index, problems: _Problems) -> None:
+    def __init__(
+        self, claim: Resource, index: _Index, problems: _Problems, tables: FhirClaimCodes
+    ) -> None:
+        self.codes = tables
         self.claim = claim
         self.index = index
         self.problems = problems
@@ -490,7 +507,7 @@ class _Builder:
         demographics = None
         if is_patient:
             born = _day(resource.get("birthDate"))
-            gender = GENDER.get(str(resource.get("gender") or ""))
+            gender = self.codes.gender.get(str(resource.get("gender") or ""))
             if born is None:
                 self.fail(
                     f"{path}.birthDate",
@@ -675,7 +692,7 @@ class _Builder:
                 return None
             quantity = detail.get("quantity") or {}
             amount = _decimal(quantity.get("value"))
-            unit = NDC_UNITS.get(str(quantity.get("code") or quantity.get("unit") or ""))
+            unit = self.codes.ndc_units.get(str(quantity.get("code") or quantity.get("unit") or ""))
             if amount is None:
                 self.fail(
                     f"{where}.quantity.value", "expected the drug quantity (2410 CTP04), got none"
@@ -683,7 +700,7 @@ class _Builder:
             if unit is None:
                 self.fail(
                     f"{where}.quantity.code",
-                    f"expected a UCUM unit of {', '.join(NDC_UNITS)} (2410 CTP05-1), got {quantity.get('code') or quantity.get('unit')!r}",
+                    f"expected a UCUM unit of {', '.join(self.codes.ndc_units)} (2410 CTP05-1), got {quantity.get('code') or quantity.get('unit')!r}",
                 )
             if amount is None or unit is None:
                 return None
@@ -821,6 +838,7 @@ def claim_837_from_fhir(
     resolve: Resolve | None = None,
     submitter: Party,
     receiver: Party,
+    tables: FhirClaimCodes | None = None,
 ) -> Claim837Transaction:
     """The 837P for a FHIR R4 Claim (alone, with `resolve` for its references, or in a Bundle
     with them); FhirClaimError with every located problem when it cannot be made."""
@@ -830,7 +848,7 @@ def claim_837_from_fhir(
         raise FhirClaimError(problems.items)
     if not _validate(claim, "Claim", problems):
         raise FhirClaimError(problems.items)
-    b = _Builder(claim, _Index(claim, entries, resolve), problems)
+    b = _Builder(claim, _Index(claim, entries, resolve), problems, tables or default_codes())
 
     if claim.get("use") != "claim":
         b.fail("Claim.use", f"expected 'claim' (an 837P is a claim), got {claim.get('use')!r}")
@@ -856,7 +874,7 @@ def claim_837_from_fhir(
     if chosen is not None:
         n, insurance = chosen
         ipath = f"Claim.insurance[{n}]"
-        responsibility = RESPONSIBILITY.get(int(insurance.get("sequence") or 0))
+        responsibility = b.codes.responsibility.get(str(insurance.get("sequence") or ""))
         if responsibility is None:
             b.fail(
                 f"{ipath}.sequence",
@@ -880,7 +898,9 @@ def claim_837_from_fhir(
             where = f"{cpath}->Coverage"
             filing = _code_in(
                 coverage.get("type"), X12_CLAIM_FILING_SYSTEM
-            ) or ACT_CODE_CLAIM_FILING.get(_code_in(coverage.get("type"), ACT_CODE_SYSTEM) or "")
+            ) or b.codes.claim_filing_from_act_code.get(
+                _code_in(coverage.get("type"), ACT_CODE_SYSTEM) or ""
+            )
             if filing is None:
                 b.fail(
                     f"{where}.type",
@@ -892,10 +912,10 @@ def claim_837_from_fhir(
                     f"{where}.relationship",
                     "expected the patient's relationship to the subscriber (2000B SBR02 / 2000C PAT01), got none",
                 )
-            elif relation != "self" and relation not in PATIENT_RELATIONSHIP:
+            elif relation != "self" and relation not in b.codes.patient_relationship:
                 b.fail(
                     f"{where}.relationship",
-                    f"expected one of self, {', '.join(PATIENT_RELATIONSHIP)} (2000C PAT01), got {relation!r}",
+                    f"expected one of self, {', '.join(b.codes.patient_relationship)} (2000C PAT01), got {relation!r}",
                 )
             member_id = coverage.get("subscriberId") or _typed_identifier(coverage, "MB")
             if not member_id:
@@ -927,7 +947,7 @@ def claim_837_from_fhir(
                 subscriber = b.person(
                     patient, "Claim.patient->Patient", "IL", "2010BA", str(member_id or ""), True
                 )
-            elif relation in PATIENT_RELATIONSHIP and patient is not None:
+            elif relation in b.codes.patient_relationship and patient is not None:
                 holder = b.follow(
                     f"{where}.subscriber",
                     coverage.get("subscriber"),
@@ -946,7 +966,7 @@ def claim_837_from_fhir(
                 patient_party = b.person(
                     patient, "Claim.patient->Patient", "QC", "2010CA", None, True
                 )
-                relationship = PATIENT_RELATIONSHIP[relation]
+                relationship = b.codes.patient_relationship[str(relation)]
 
     diagnoses, positions = b.diagnoses()
     items = list(enumerate(claim.get("item") or []))
