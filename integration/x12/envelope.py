@@ -689,6 +689,20 @@ def read_transactions(
     yield from _assemble(_events(iter_segments(text, delimiters), delimiters, sink))
 
 
+def iter_text_events(
+    text: str | bytes, problems: list[Problem] | None = None
+) -> Iterator[TransactionEvent]:
+    """`iter_transaction_events` over text already in memory: the same events as
+    `read_transactions` assembles, without holding a transaction's segments, so a reader that
+    parses as it goes keeps only its models (and the garbage collector has less to walk).
+
+    Raises X12Error (on the first `next`) when no delimiters can be read from the ISA."""
+    text = decode(text)
+    sink = problems if problems is not None else []
+    delimiters = read_delimiters(text)
+    yield from _events(iter_segments(text, delimiters), delimiters, sink)
+
+
 def _decoded_chunks(stream: SupportsRead, chunk_size: int) -> Iterator[str]:
     """Text chunks of `stream`: str as is; bytes as UTF-8 (a BOM dropped), switching to Latin-1
     for the rest of the stream at the first byte sequence that is not UTF-8."""

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal, InvalidOperation
 
 from integration.x12 import x221_codes as codes
@@ -43,13 +43,13 @@ from integration.x12.envelope import (
     TransactionContext,
     TransactionEnd,
     TransactionStart,
+    iter_text_events,
     iter_transaction_events,
     new_transaction_context,
-    read_transactions,
     write_transaction,
 )
 from integration.x12.errors import CodeLevel, Problem, Severity, X12Error
-from integration.x12.segments import ElementValue, Segment
+from integration.x12.segments import ElementValue, Segment, ccyymmdd, paused_gc
 from integration.x12.t278_005010x217 import (
     Address,
     Contact,
@@ -598,6 +598,15 @@ class _GroupStart:
     group: HeaderNumber  # without claims
 
 
+def _cas_total(segments: Sequence[AdjustmentSegment], start: Decimal) -> Decimal:
+    """`start` plus every CAS amount of `segments`, added in order (as `sum` over `flatten`)."""
+    total = start
+    for s in segments:
+        for r in s.reasons:
+            total += r.amount
+    return total
+
+
 _Event = PaymentHeader | _GroupStart | ClaimPayment | ProviderAdjustment
 
 
@@ -690,11 +699,8 @@ class _Parser:
 
     def day(self, loop: str | None, seg: Segment, position: int) -> date | None:
         raw = seg.get(position)
-        try:
-            if len(raw) != 8 or not raw.isdigit():
-                raise ValueError(raw)
-            return datetime.strptime(raw, "%Y%m%d").date()
-        except ValueError:
+        day = ccyymmdd(raw)
+        if day is None:
             self.problem(
                 loop,
                 seg,
@@ -706,6 +712,7 @@ class _Parser:
                 else ack_codes.ELEMENT_INVALID_DATE,
             )
             return None
+        return day
 
     def dtm(self, loop: str | None, seg: Segment, allowed: dict[str, str]) -> DatePeriod | None:
         qualifier = self.code(loop, seg, 1, allowed)
@@ -1056,7 +1063,7 @@ class _Parser:
             quantities=tuple(quantities),
             remarks=tuple(remarks),
         )
-        adjusted = sum((a.amount for a in line.adjustments), ZERO)
+        adjusted = _cas_total(line.cas, ZERO)
         if charge - adjusted != paid:
             self.problem(
                 loop,
@@ -1177,7 +1184,10 @@ class _Parser:
             quantities=tuple(quantities),
             services=tuple(services),
         )
-        adjusted = sum((a.amount for a in claim.all_adjustments), ZERO)
+        # the order of `claim.all_adjustments`, without building its Adjustment tuples
+        adjusted = _cas_total(claim.cas, ZERO)
+        for service in claim.services:
+            adjusted = _cas_total(service.cas, adjusted)
         if charge - adjusted != paid:
             self.problem(
                 loop,
@@ -1346,7 +1356,8 @@ def read_transaction(txn: Transaction) -> tuple[Remittance835 | None, list[Probl
     """One 835 transaction set already split out by the envelope reader: its model (None when it
     cannot be modelled) and its problems, the transaction's envelope problems first."""
     parser = _Parser(txn.context, txn.segments[0])
-    model = _assemble(parser, txn.body)
+    with paused_gc():
+        model = _assemble(parser, txn.body)
     return model, [*txn.problems, *parser.problems]
 
 
@@ -1354,17 +1365,29 @@ def read_835(text: str | bytes) -> tuple[list[Remittance835], list[Problem]]:
     """Every 835 in `text`, and every problem found (empty when valid)."""
     problems: list[Problem] = []
     models: list[Remittance835] = []
+    with paused_gc():
+        _read_835(text, models, problems)
+    return models, problems
+
+
+def _read_835(text: str | bytes, models: list[Remittance835], problems: list[Problem]) -> None:
     try:
-        for txn in read_transactions(text, problems):
-            problems.extend(txn.problems)
-            parser = _Parser(txn.context, txn.segments[0])
-            model = _assemble(parser, txn.body)
+        # Parsed as the segments arrive (like `read_transactions`, whose transactions' envelope
+        # problems come first, then the parser's), so a transaction's segments are not all held.
+        events = iter_text_events(text, problems)
+        for event in events:
+            if not isinstance(event, TransactionStart):
+                continue  # body segments and ends are consumed by `_body_until_end`
+            parser = _Parser(event.context, event.st)
+            end: list[TransactionEnd] = []
+            model = _assemble(parser, _body_until_end(events, end))
+            if end:
+                problems.extend(end[0].problems)
             problems.extend(parser.problems)
             if model is not None:
                 models.append(model)
     except X12Error as exc:
         problems.extend(exc.problems)
-    return models, problems
 
 
 def iter_835_claims(

@@ -61,7 +61,7 @@ from integration.x12.envelope import (
     write_transaction,
 )
 from integration.x12.errors import CodeLevel, Problem, Severity, X12Error
-from integration.x12.segments import ElementValue, Segment
+from integration.x12.segments import ElementValue, Segment, ccyymmdd, paused_gc
 from integration.x12.t278_005010x217 import (
     Address,
     Attachment,
@@ -872,7 +872,9 @@ def _raw(position: int, seg: Segment, replaces: bool = False) -> RawSegment:
 def _spec_text(spec: SegmentSpec, component: str) -> tuple[str, ...]:
     out: list[str] = []
     for value in spec[1]:
-        if isinstance(value, tuple):
+        if type(value) is str:  # most values: what `str(value)` gives, without the call
+            out.append(value)
+        elif isinstance(value, tuple):
             comps = list(value)
             while comps and comps[-1] == "":
                 comps.pop()
@@ -1016,11 +1018,8 @@ class _Parser:
     def day(
         self, loop: str | None, seg: Segment, raw: str, position: int, component: int | None = None
     ) -> date | None:
-        try:
-            if len(raw) != 8 or not raw.isdigit():
-                raise ValueError(raw)
-            return datetime.strptime(raw, "%Y%m%d").date()
-        except ValueError:
+        day = ccyymmdd(raw)
+        if day is None:
             self.problem(
                 loop,
                 seg,
@@ -1033,6 +1032,7 @@ class _Parser:
                 else ack_codes.ELEMENT_INVALID_DATE,
             )
             return None
+        return day
 
     def dtp(self, loop: str, seg: Segment) -> DatePeriod | None:
         fmt, raw = seg.get(2), seg.get(3)
@@ -1940,7 +1940,7 @@ class _Parser:
         adjudications = [self.adjudication(p) for p in adjudication_parts]
         if fields is None or any(a is None for a in adjudications):
             return None
-        line = ServiceLine(
+        values: dict[str, Any] = dict(
             line_number=line_number,
             dates=tuple(dates),
             references=tuple(refs),
@@ -1952,8 +1952,9 @@ class _Parser:
             forms=tuple(_raw(i, s) for i, s in enumerate(form_segs)),
             **fields,
         )
-        kept.typed(1, sv1, _sv1(line))
-        return dataclasses.replace(line, extras=kept.done())
+        kept.typed(1, sv1, _sv1(ServiceLine(**values)))
+        # built again rather than `dataclasses.replace` (which inspects the fields per call)
+        return ServiceLine(**values, extras=kept.done())
 
     def drug(self, segs: list[Segment], base: int, kept: _Kept) -> DrugIdentification | None:
         loop = "2410"
@@ -2030,7 +2031,7 @@ class _Parser:
             kept.typed(i, seg, spec)
         if paid is None or proc is None or units is None:
             return None
-        adjudication = LineAdjudication(
+        values: dict[str, Any] = dict(
             payer_id=svd.get(1),
             paid=paid,
             procedure=proc,
@@ -2040,8 +2041,8 @@ class _Parser:
             adjudication_date=when,
             amounts=tuple(amounts),
         )
-        kept.typed(0, svd, _svd(adjudication))
-        return dataclasses.replace(adjudication, extras=kept.done())
+        kept.typed(0, svd, _svd(LineAdjudication(**values)))
+        return LineAdjudication(**values, extras=kept.done())
 
     # -- transaction --
 
@@ -2105,7 +2106,8 @@ def read_transaction(txn: Transaction) -> tuple[Claim837Transaction | None, list
     """One 837P transaction set already split out by the envelope reader: its model (None when
     it cannot be modelled) and its problems, the transaction's envelope problems first."""
     parser = _Parser(txn)
-    model = parser.model()
+    with paused_gc():
+        model = parser.model()
     return model, [*txn.problems, *parser.problems]
 
 
@@ -2116,6 +2118,14 @@ def read_837p(text: str | bytes) -> tuple[list[Claim837Transaction], list[Proble
     a loop repeated or misplaced) is reported and left out of the models; the rest are read."""
     problems: list[Problem] = []
     models: list[Claim837Transaction] = []
+    with paused_gc():
+        _read_837p(text, models, problems)
+    return models, problems
+
+
+def _read_837p(
+    text: str | bytes, models: list[Claim837Transaction], problems: list[Problem]
+) -> None:
     try:
         for txn in read_transactions(text, problems):
             problems.extend(txn.problems)
@@ -2126,7 +2136,6 @@ def read_837p(text: str | bytes) -> tuple[list[Claim837Transaction], list[Proble
                 models.append(model)
     except X12Error as exc:
         problems.extend(exc.problems)
-    return models, problems
 
 
 # -- JSON ---------------------------------------------------------------------------------------
