@@ -15,14 +15,14 @@ import click
 from integration.settings import Settings
 
 
-def _ingest(settings: Settings) -> tuple[Any, Any]:
-    """The ingest pipeline and its engine (dispose it when done)."""
+def _ingest(settings: Settings, *, pre_ping: bool = True) -> tuple[Any, Any]:
+    """The ingest pipeline and its engine (dispose it when done); `pre_ping`: see make_engine."""
     from integration.hl7v2.ingest import Ingest
     from integration.mapping.hl7v2 import MappingOptions
     from integration.mapping.hl7v2_transforms import load_feed_maps
     from integration.store.database import make_engine, session_factory, upgrade
 
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, pre_ping=pre_ping)
     upgrade(engine)
     return Ingest(
         session_factory(engine), load_feed_maps(), MappingOptions(timezone=settings.hl7_timezone)
@@ -61,7 +61,9 @@ def listen(
     loop_factory = event_loop_factory(event_loop)
 
     settings = Settings()
-    ingest, _engine = _ingest(settings)
+    # No pre-ping: one extra round trip per group. A group on a dropped connection fails
+    # unacknowledged (the sender resends) and the pool replaces the connection.
+    ingest, _engine = _ingest(settings, pre_ping=False)
     listener = Listener(
         ingest,
         ServerOptions(max_frame=settings.hl7_max_frame, idle_timeout=settings.hl7_idle_timeout),

@@ -6,8 +6,12 @@ comes from, how its id is made, and a body: JSON-shaped data whose strings are t
 `$table`, `$each`, `$join`, `$when`, `$first`, `$required`, `$transform`). Nothing is
 evaluated as code. Maps are checked and compiled once at load: every node of a body becomes
 a closure chosen for its directives, constant parts are built then, and a field path becomes
-a direct read of its segment. Mapping a message then does no parsing, no directive lookups
-and no I/O.
+a direct read of its segment. Object, list and `$first` nodes are then turned into Python
+source, generated from the map alone (`_Generator`: constants as literals, field reads as
+local lookups, other nodes as calls of their closures) and `compile()`d; the closures alone
+stay the reference (`load_hl7_maps(generate=False)`), and a test maps every fixture and
+thousands of mutated messages both ways. Mapping a message then does no parsing, no
+directive lookups and no I/O.
 
 Every error is located in the message (`OBX-5 (segment 7): expected a number, got 'abc'`);
 the location is worked out when there is an error, not for every value read.
@@ -299,9 +303,16 @@ class _ParsedResource:
 
 
 def load_hl7_maps(
-    root: Path | None = None, transforms: Mapping[str, Transform] | None = None
+    root: Path | None = None,
+    transforms: Mapping[str, Transform] | None = None,
+    *,
+    generate: bool = True,
 ) -> Hl7Maps:
-    """Every `hl7v2-*` mapping file, compiled; MappingError names the file and place."""
+    """Every `hl7v2-*` mapping file, compiled; MappingError names the file and place.
+
+    With `generate` (the default) object and list nodes are compiled to generated Python source
+    (`_Generator`); without, every node is a closure: the reference the generated code is
+    tested against (tests/unit/mapping/test_hl7v2_generated.py)."""
     docs = list(iter_documents(root))
     tables: dict[str, Table] = {}
     ids: dict[str, IdSpec] = {}
@@ -360,7 +371,7 @@ def load_hl7_maps(
             doc.id,
             doc.version,
             frozenset(doc.data["messages"]),
-            _compile(parsed, ids, tables, registry),
+            _compile(parsed, ids, tables, registry, generate),
             doc.path,
         )
         for message_type in message_map.messages:
@@ -597,6 +608,7 @@ class _Code:
     run: _Run
     constant: bool = False  # run gives `value` (a fresh copy of it) whatever the message
     value: Any = None
+    plan: _Plan | None = None  # an object or list node, for the source generator
 
 
 @dataclass(frozen=True, slots=True)
@@ -657,14 +669,21 @@ def _located(where: _Where | None, scope: _Scope) -> Location:
 
 
 class _Compiler:
-    """Turns the parsed nodes of one message map into closures (see `_Code`)."""
+    """Turns the parsed nodes of one message map into closures (see `_Code`); with
+    `generate`, object and list nodes become generated Python source instead (`_Generator`)."""
 
     def __init__(
         self,
         names: Mapping[str, IdSpec],
         tables: Mapping[str, Table],
         transforms: Mapping[str, Transform],
+        generate: bool = False,
     ) -> None:
+        self.generate = generate
+        self._plans: dict[int, _Plan] = {}  # id(run) of a generated node -> its plan
+        self._keep: list[_Run] = []
+        # id(read) of a field path read -> (segment id, its key in the segment's values)
+        self._reads: dict[int, tuple[str, int]] = {}
         self.names = names
         self.tables = tables
         self.transforms = transforms
@@ -745,6 +764,9 @@ class _Compiler:
                         part = encoding.unescape(part)
                 values[key] = part
                 return part
+
+            self._reads[id(read)] = (seg_id, key)
+            self._keep.append(read)
 
         def where(scope: _Scope) -> Location | None:
             segment = scope.find(seg_id)
@@ -982,6 +1004,11 @@ class _Compiler:
                 items.append((code.run, code.value, spread))
         if constant:
             return _constant([value for _, value, _ in items] or None)
+        if self.generate:
+            plan: _Plan = _ListPlan(
+                tuple((self._item_code(run, value), spread) for run, value, spread in items)
+            )
+            return self._generated(plan)
         if len(items) == 1 and not items[0][2]:
             single = items[0][0]
             assert single is not None
@@ -1028,6 +1055,16 @@ class _Compiler:
         if all(key in data_keys for key, _, _ in entries):
             data_keys = ()  # what is there is data
         transform = None if name is None else self._transform(name)
+        if self.generate:
+            single_entry = len(entries) == 1 and entries[0][1] is not None
+            plan = _ObjectPlan(
+                tuple((key, self._item_code(run, value)) for key, run, value in entries),
+                cond,
+                required,
+                () if single_entry else data_keys,
+                transform,
+            )
+            return self._generated(plan)
         if len(entries) == 1 and entries[0][1] is not None:
             key, single, _ = entries[0]
             assert single is not None
@@ -1080,6 +1117,26 @@ class _Compiler:
 
         return _Code(run_object)
 
+    def _generated(self, plan: _Plan) -> _Code:
+        run = _Generator.function(plan)
+        self._plans[id(run)] = plan
+        self._keep.append(run)  # so its id() stays its own
+        return _Code(run, plan=plan)
+
+    def _item_code(self, run: _Run | None, value: Any) -> _Code:
+        """An entry of an object or list node as `_Generator` takes it."""
+        if run is None:
+            return _Code(lambda scope: value, True, value)
+        plan = self._plans.get(id(run))
+        if plan is not None:
+            return _Code(run, False, None, plan)
+        if id(run) in self._reads:
+            seg_id, key = self._reads[id(run)]
+            return _Code(run, False, None, _ReadPlan(seg_id, key, run))
+        if isinstance(value, (dict, list)):  # a constant dict or list: `run` copies it
+            return _Code(run, True, value)
+        return _Code(run)
+
     def _transform(self, name: str) -> Transform:
         registry = self.transforms
         if name in registry:
@@ -1124,14 +1181,18 @@ class _Compiler:
 
     def _first(self, node: Mapping[str, Any], required: bool, cond: _Cond | None) -> _Code:
         alternatives: list[_Run] = []
+        codes: list[_Code] = []
         for alternative in node["$first"]:
             code = self.node(alternative)
             if code.constant and not code.value and code.value in _EMPTY:
                 continue  # never gives a value
             alternatives.append(code.run)
+            codes.append(code if code.constant else self._item_code(code.run, code.value))
             if code.constant:
                 break  # always gives one: the rest are never asked
         typed = self._typed(node)
+        if self.generate:
+            return self._generated(_FirstPlan(tuple(codes), typed, required, cond))
 
         def first(scope: _Scope) -> Any:
             if cond is not None and not cond(scope):
@@ -1271,11 +1332,12 @@ def _compile(
     ids: Mapping[str, IdSpec],
     tables: Mapping[str, Table],
     transforms: Mapping[str, Transform],
+    generate: bool,
 ) -> tuple[ResourceMap, ...]:
     """The resources of one message map; `@name` means the same in all of them."""
     names = dict(ids)
     names.update({r.name: r.id for r in parsed})
-    compiler = _Compiler(names, tables, transforms)
+    compiler = _Compiler(names, tables, transforms, generate)
     return tuple(
         ResourceMap(
             name=r.name,
@@ -1290,6 +1352,229 @@ def _compile(
         )
         for r in parsed
     )
+
+
+# ---------------------------------------------------------------- generated source
+
+
+@dataclass(frozen=True, slots=True)
+class _ObjectPlan:
+    """An object node: its entries (key, compiled value) in order, and its directives."""
+
+    entries: tuple[tuple[str, _Code], ...]
+    cond: _Cond | None
+    required: bool
+    data_keys: tuple[str, ...]  # one of them must be there ("" for no such rule)
+    transform: Transform | None
+
+
+@dataclass(frozen=True, slots=True)
+class _ListPlan:
+    """A list node: its items (compiled value, spread: an `$each` whose items are listed)."""
+
+    items: tuple[tuple[_Code, bool], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _ReadPlan:
+    """A field path read (`"{OBR-4.2}"`): the value read so far, else `read` reads it."""
+
+    segment: str
+    key: int
+    read: _Run
+
+
+@dataclass(frozen=True, slots=True)
+class _FirstPlan:
+    """A `$first` node: the first alternative with a value, `$table`/`$type` applied."""
+
+    alternatives: tuple[_Code, ...]
+    typed: _Typed | None
+    required: bool
+    cond: _Cond | None
+
+
+_Plan = _ObjectPlan | _ListPlan | _ReadPlan | _FirstPlan
+
+_LITERAL_TYPES = (str, int, bool, type(None))
+
+
+def _literal(value: Any) -> str | None:
+    """Python source that builds a fresh copy of a constant, or None if it has no literal."""
+    if type(value) in _LITERAL_TYPES:
+        return repr(value)
+    if type(value) is float:
+        return repr(value) if value == value and abs(value) != float("inf") else None
+    if type(value) is dict:
+        parts = []
+        for key, item in value.items():
+            key_text, item_text = _literal(key), _literal(item)
+            if key_text is None or item_text is None:
+                return None
+            parts.append(f"{key_text}: {item_text}")
+        return "{" + ", ".join(parts) + "}"
+    if type(value) is list:
+        items = [_literal(item) for item in value]
+        if any(item is None for item in items):
+            return None
+        return "[" + ", ".join(items) + "]"  # type: ignore[arg-type]
+    return None
+
+
+class _Generator:
+    """Python source for an object or list node and every object and list inside it, inlined:
+    constant parts are literals, anything else a call of its closure. The statements do what
+    `_Compiler._object` and `_list` do, in the same order; `compile()`d once at load."""
+
+    def __init__(self) -> None:
+        self.lines = ["def run(scope):"]
+        self.names: dict[str, Any] = {"_EMPTY": _EMPTY, "_raise_missing": _raise_missing}
+        self._ids: dict[int, str] = {}
+        self._vars = count()
+        self.segments: dict[str, str] = {}  # segment id -> the variable holding what it found
+
+    @classmethod
+    def function(cls, plan: _Plan) -> _Run:
+        generator = cls()
+        result = generator.emit(plan, 1)
+        generator.lines.append(f"    return {result}")
+        if generator.segments:  # what each segment read finds, looked up once per call
+            hoisted = ["    found = scope.found"]
+            for seg_id, var in generator.segments.items():
+                hoisted.append(
+                    f"    {var} = found[{seg_id!r}] if {seg_id!r} in found "
+                    f"else scope.lookup({seg_id!r})"
+                )
+            generator.lines[1:1] = hoisted
+        source = "\n".join(generator.lines)
+        exec(compile(source, "<hl7v2 map>", "exec"), generator.names)  # noqa: S102
+        run: _Run = generator.names["run"]
+        run.source = source  # type: ignore[attr-defined]
+        return run
+
+    def name(self, obj: Any) -> str:
+        """A global of the generated code bound to `obj`."""
+        found = self._ids.get(id(obj))
+        if found is None:
+            found = self._ids[id(obj)] = f"_g{len(self.names)}"
+            self.names[found] = obj
+        return found
+
+    def var(self) -> str:
+        return f"v{next(self._vars)}"
+
+    def value(self, code: _Code, indent: int) -> str:
+        """An expression for the value of `code` (statements before it as needed)."""
+        if code.plan is not None:
+            return self.emit(code.plan, indent)
+        if code.constant:
+            literal = _literal(code.value)
+            if literal is not None:
+                return literal
+            if isinstance(code.value, (dict, list)):
+                return f"{self.name(code.run)}(scope)"
+            return self.name(code.value)
+        out = self.var()
+        self.lines.append(f"{'    ' * indent}{out} = {self.name(code.run)}(scope)")
+        return out
+
+    def emit(self, plan: _Plan, indent: int) -> str:
+        """Statements leaving the node's value in a variable (None, or empty, for nothing)."""
+        if isinstance(plan, _ListPlan):
+            return self._list(plan, indent)
+        if isinstance(plan, _ReadPlan):
+            return self._read(plan, indent)
+        if isinstance(plan, _FirstPlan):
+            return self._first(plan, indent)
+        return self._object(plan, indent)
+
+    def _first(self, plan: _FirstPlan, indent: int) -> str:
+        lines, result = self.lines, self.var()
+        if plan.cond is not None:
+            lines.append(f"{'    ' * indent}{result} = None")
+            lines.append(f"{'    ' * indent}if {self.name(plan.cond)}(scope):")
+            indent += 1
+        typed = None if plan.typed is None else self.name(plan.typed)
+        for code in plan.alternatives:
+            pad = "    " * indent
+            value = self.value(code, indent)
+            found = value if typed is None else f"{typed}({value}, scope, None)"
+            if code.constant:  # never empty: the last alternative
+                lines.append(f"{pad}{result} = {found}")
+                return result
+            lines.append(f"{pad}if {value} or {value} not in _EMPTY:")
+            lines.append(f"{pad}    {result} = {found}")
+            lines.append(f"{pad}else:")
+            indent += 1
+        pad = "    " * indent
+        if plan.required:
+            lines.append(f"{pad}_raise_missing(None, '')")
+        lines.append(f"{pad}{result} = None")
+        return result
+
+    def _read(self, plan: _ReadPlan, indent: int) -> str:
+        pad, out = "    " * indent, self.var()
+        entry = self.segments.setdefault(plan.segment, f"e_{plan.segment}")
+        self.lines.append(f"{pad}{out} = '' if {entry} is None else {entry}[1].get({plan.key})")
+        self.lines.append(f"{pad}if {out} is None:")
+        self.lines.append(f"{pad}    {out} = {self.name(plan.read)}(scope)")
+        return out
+
+    def _kept(self, code: _Code) -> bool:
+        """Whether the value needs the emptiness test (constants are never empty here)."""
+        return not code.constant
+
+    def _list(self, plan: _ListPlan, indent: int) -> str:
+        pad, lines = "    " * indent, self.lines
+        out = self.var()
+        lines.append(f"{pad}{out} = []")
+        for code, spread in plan.items:
+            value = self.value(code, indent)
+            if not self._kept(code):
+                lines.append(f"{pad}{out}.append({value})")
+            elif spread:
+                lines.append(f"{pad}if isinstance({value}, list):")
+                lines.append(f"{pad}    {out}.extend({value})")
+                lines.append(f"{pad}elif {value} or {value} not in _EMPTY:")
+                lines.append(f"{pad}    {out}.append({value})")
+            else:
+                lines.append(f"{pad}if {value} or {value} not in _EMPTY:")
+                lines.append(f"{pad}    {out}.append({value})")
+        lines.append(f"{pad}{out} = {out} or None")
+        return out
+
+    def _object(self, plan: _ObjectPlan, indent: int) -> str:
+        lines = self.lines
+        result = self.var()
+        if plan.cond is not None:
+            lines.append(f"{'    ' * indent}{result} = None")
+            lines.append(f"{'    ' * indent}if {self.name(plan.cond)}(scope):")
+            indent += 1
+        pad = "    " * indent
+        out = self.var()
+        lines.append(f"{pad}{out} = {{}}")
+        for key, code in plan.entries:
+            value = self.value(code, indent)
+            if not self._kept(code):
+                lines.append(f"{pad}{out}[{key!r}] = {value}")
+            else:
+                lines.append(f"{pad}if {value} or {value} not in _EMPTY:")
+                lines.append(f"{pad}    {out}[{key!r}] = {value}")
+        missing = [f"{pad}    _raise_missing(None, '')"] if plan.required else []
+        lines.append(f"{pad}if not {out}:")
+        lines.extend(missing)
+        lines.append(f"{pad}    {result} = None")
+        if plan.data_keys:
+            present = " or ".join(f"{key!r} in {out}" for key in plan.data_keys)
+            lines.append(f"{pad}elif not ({present}):")
+            lines.extend(missing)
+            lines.append(f"{pad}    {result} = None")
+        lines.append(f"{pad}else:")
+        if plan.transform is None:
+            lines.append(f"{pad}    {result} = {out}")
+        else:
+            lines.append(f"{pad}    {result} = {self.name(plan.transform)}({out})")
+        return result
 
 
 # ---------------------------------------------------------------- values

@@ -37,6 +37,8 @@ REGION_OF_TARGET: dict[str, str] = {
 
 K = TypeVar("K")
 
+_TEXTS_KEPT = 4096
+
 _LEADING_INT = re.compile(r"^\s*([0-4])(?:\s*[-:=.)]|\s|$)")
 
 
@@ -54,6 +56,9 @@ class SeverityMap:
         self._codes: dict[tuple[str, str], str] = {}
         self._texts: dict[str, str] = {}
         self._ordinals: dict[str, int] = {}
+        # raw display text -> its target (None: none), kept up to _TEXTS_KEPT of them: a feed
+        # repeats the same few displays, and normalising one is most of `target`'s cost.
+        self._by_text: dict[str, str | None] = {}
         origin: dict[object, str] = {}
         for doc in documents:
             for i, entry in enumerate(doc.data.get("codes", [])):
@@ -87,10 +92,20 @@ class SeverityMap:
                     return hit
         for candidate in [text, *(c.display for c in codings)]:
             if candidate:
-                hit = self._texts.get(normalize(candidate))
+                hit = self._text_target(candidate)
                 if hit:
                     return hit
         return None
+
+    def _text_target(self, candidate: str) -> str | None:
+        by_text = self._by_text
+        if candidate in by_text:
+            return by_text[candidate]
+        hit = self._texts.get(normalize(candidate)) or None
+        if len(by_text) >= _TEXTS_KEPT:
+            by_text.clear()
+        by_text[candidate] = hit
+        return hit
 
     def ordinal(self, codings: Iterable[Coding], text: str | None) -> int | None:
         """0-4 from a coded or worded IGA value ('4 - severe', code '3', 'Moderate')."""

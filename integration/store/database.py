@@ -13,8 +13,13 @@ from sqlalchemy.orm import Session, sessionmaker
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
-    """An engine; for SQLite the folder is created and WAL + foreign keys are switched on."""
+def make_engine(url: str, *, pre_ping: bool = True, **kwargs: Any) -> Engine:
+    """An engine; for SQLite the folder is created and WAL + foreign keys are switched on.
+
+    On a server database a pooled connection is tested (`pool_pre_ping`) each time it is
+    checked out, one round trip more; `pre_ping=False` is for a caller that holds its
+    connection and survives a dropped one by itself (the HL7 listener: a group that fails is
+    not acknowledged, the pool discards the dead connection and the sender resends)."""
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
@@ -30,7 +35,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             cursor.close()
 
         return engine
-    kwargs.setdefault("pool_pre_ping", True)
+    kwargs.setdefault("pool_pre_ping", pre_ping)
     return create_engine(url, **kwargs)
 
 
