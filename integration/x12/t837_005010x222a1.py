@@ -105,6 +105,8 @@ __all__ = [
     "SubscriberLoop",
     "claim_from_json",
     "claim_to_json",
+    "json_to_model",
+    "model_to_json",
     "read_837p",
     "read_transaction",
     "render_837p",
@@ -2168,6 +2170,9 @@ def claim_to_json(model: Claim837Transaction) -> dict[str, JsonValue]:
     return data
 
 
+_M = typing.TypeVar("_M")
+
+
 def _hints(cls: type) -> dict[str, Any]:
     return typing.get_type_hints(cls)
 
@@ -2231,6 +2236,20 @@ def _from_json(kind: Any, data: JsonValue, path: str) -> Any:
             raise ValueError(f"{path}: expected true or false, got {data!r}")
         return data
     raise ValueError(f"{path}: cannot read {kind!r}")
+
+
+def model_to_json(value: object) -> JsonValue:
+    """Any model of this module (a `Claim`, a `ServiceLine`...) as JSON-ready data, the way
+    `claim_to_json` writes it inside a transaction."""
+    return _to_json(value)
+
+
+def json_to_model(kind: type[_M], data: JsonValue, path: str = "$") -> _M:
+    """A model of type `kind` back from `model_to_json` output; ValueError naming the path (under
+    `path`) of a bad field."""
+    model = _from_json(kind, data, path)
+    assert isinstance(model, kind)
+    return model
 
 
 def claim_from_json(data: Mapping[str, JsonValue]) -> Claim837Transaction:

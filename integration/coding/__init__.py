@@ -1,0 +1,1 @@
+"""Coding: claim scrubbing rules, NCCI/MUE reference tables, notes to codes, denial risk."""

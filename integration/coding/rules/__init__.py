@@ -1,0 +1,1 @@
+"""Rule families of the claim scrubber, one module each (see integration.coding.engine)."""
