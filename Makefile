@@ -40,6 +40,7 @@ bench: $(TEST_STAMP)
 	$(PY) bench/hl7_ingest.py
 	$(PY) bench/pa_packet.py
 	$(PY) bench/x12_read.py
+	$(PY) bench/scrub.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -11,6 +11,10 @@ from pathlib import Path
 import click
 
 from integration.claims.cli import claims_command
+from integration.coding.refdata_cli import refdata_command
+from integration.coding.risk_cli import risk_command
+from integration.coding.scrub_cli import scrub_command
+from integration.coding.suggest_cli import suggest_command
 from integration.denials.cli import era_command
 from integration.hl7v2.cli import hl7_command
 from integration.priorauth.cli import pa_command
@@ -35,6 +39,17 @@ main.add_command(pa_command)
 main.add_command(era_command)
 main.add_command(claims_command)
 main.add_command(x12_command)
+main.add_command(scrub_command)
+main.add_command(refdata_command)
+
+
+@main.group()
+def coding() -> None:
+    """Coding help: codes from a procedure note, denial risk."""
+
+
+coding.add_command(suggest_command)
+coding.add_command(risk_command)
 
 
 @main.group()

@@ -21,7 +21,7 @@ from integration.store.secrets import TokenCipher, load_or_create_secret
 from integration.store.smart_sessions import SmartSessionStore
 from smart_app import errors
 from smart_app.services import AppServices
-from smart_app.views import evidence, interfaces, launch, priorauth
+from smart_app.views import coding, evidence, interfaces, launch, priorauth
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +75,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(evidence.bp)
     app.register_blueprint(interfaces.bp)
     app.register_blueprint(priorauth.bp)
+    app.register_blueprint(coding.bp)
     app.register_blueprint(cds_hooks.create_blueprint(settings, services.maps))
     ancestors = " ".join(["'self'", *services.frame_ancestors()])
 

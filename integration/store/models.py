@@ -491,3 +491,59 @@ class ClearinghouseInbound(Base):
     status: Mapped[str] = mapped_column(String(10), index=True)
     detail: Mapped[str | None] = mapped_column(Text, nullable=True)  # codes and counts, no PHI
     processed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+# -- NCCI PTP and MUE reference tables (0007) --------------------------------------------------
+
+from datetime import date  # noqa: E402  (kept inside this block: one contiguous addition)
+
+from sqlalchemy import Date, SmallInteger  # noqa: E402
+
+
+class NcciReferenceImport(Base):
+    """One imported quarter of a CMS NCCI table (kind "ncci-ptp" or "mue"): the files it came
+    from and when; importing the same kind and quarter again replaces it in one transaction."""
+
+    __tablename__ = "ncci_reference_import"
+    __table_args__ = (UniqueConstraint("kind", "quarter"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(10))
+    quarter: Mapped[str] = mapped_column(String(6))  # "2024Q2"
+    version: Mapped[str] = mapped_column(String(10))  # NCCI version "30.1"; "" for MUE
+    files: Mapped[str] = mapped_column(Text)  # file names, "|" between
+    sha256: Mapped[str] = mapped_column(Text)  # of each file, "|" between, same order
+    rows: Mapped[int] = mapped_column(Integer)
+    imported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class NcciPtpEdit(Base):
+    """One row of a CMS practitioner PTP file (column 1 / column 2 pair, modifier indicator)."""
+
+    __tablename__ = "ncci_ptp_edit"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    import_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("ncci_reference_import.id"), index=True
+    )
+    column1: Mapped[str] = mapped_column(String(5))
+    column2: Mapped[str] = mapped_column(String(5))
+    modifier_indicator: Mapped[str] = mapped_column(String(1))  # 0 | 1 | 9
+    effective: Mapped[date | None] = mapped_column(Date, nullable=True)
+    deletion: Mapped[date | None] = mapped_column(Date, nullable=True)
+    rationale: Mapped[str] = mapped_column(String(200))
+    prior_1996: Mapped[bool] = mapped_column(Boolean)
+
+
+class NcciMue(Base):
+    """One row of a CMS practitioner MUE file: the units and the adjudication indicator."""
+
+    __tablename__ = "ncci_mue"
+    __table_args__ = (UniqueConstraint("import_id", "code"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    import_id: Mapped[int] = mapped_column(BigId, ForeignKey("ncci_reference_import.id"))
+    code: Mapped[str] = mapped_column(String(5))
+    units: Mapped[int] = mapped_column(Integer)
+    mai: Mapped[int] = mapped_column(SmallInteger)  # 1 line, 2 date of service policy, 3 clinical
+    rationale: Mapped[str] = mapped_column(String(200))
