@@ -39,6 +39,7 @@ and the TR3's other situational rules are not checked.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import types
 import typing
 from collections.abc import Callable, Mapping, Sequence
@@ -2173,6 +2174,7 @@ def claim_to_json(model: Claim837Transaction) -> dict[str, JsonValue]:
 _M = typing.TypeVar("_M")
 
 
+@functools.cache
 def _hints(cls: type) -> dict[str, Any]:
     return typing.get_type_hints(cls)
 
