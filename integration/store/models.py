@@ -268,6 +268,8 @@ class Claim(Base):
     payer_id: Mapped[str] = mapped_column(String(80), index=True)
     payer_claim_number: Mapped[str | None] = mapped_column(String(50), nullable=True, index=True)
     total_charge_cents: Mapped[int] = mapped_column(BigInteger)
+    #: the FHIR Patient the claim is for ("Patient/<id>"; 0008): an appeal reads this chart
+    patient_ref: Mapped[str | None] = mapped_column(String(100), nullable=True)
     #: submitted | paid | denied | reversed | forwarded
     status: Mapped[str] = mapped_column(String(20))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
@@ -547,3 +549,135 @@ class NcciMue(Base):
     units: Mapped[int] = mapped_column(Integer)
     mai: Mapped[int] = mapped_column(SmallInteger)  # 1 line, 2 date of service policy, 3 clinical
     rationale: Mapped[str] = mapped_column(String(200))
+
+
+# -- denials and appeals (0008) ------------------------------------------------------------------
+
+
+class DenialItem(Base):
+    """A denied or reduced 835 line (or claim, when the payer adjusted the claim as a whole), or
+    a denied prior authorization: what was denied, why (CARC/RARC and our category), the amount
+    at stake, the appeal deadline and the next step. `dedupe_key` makes deriving it idempotent:
+    "835-line:<line posting id>", "835-claim:<claim posting id>" or "pa:<case id>"."""
+
+    __tablename__ = "denial_item"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    dedupe_key: Mapped[str] = mapped_column(String(120), unique=True)
+    source: Mapped[str] = mapped_column(String(10))  # "835" | "pa"
+    claim_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("claim.id"), nullable=True, index=True
+    )
+    claim_posting_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("remittance_claim_posting.id"), nullable=True
+    )
+    line_posting_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("remittance_line_posting.id"), nullable=True
+    )
+    pa_case_id: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)
+    payer_id: Mapped[str] = mapped_column(String(80), index=True)
+    payer_name: Mapped[str] = mapped_column(String(60))
+    patient_ref: Mapped[str | None] = mapped_column(String(100), nullable=True, index=True)
+    patient_control_number: Mapped[str | None] = mapped_column(String(38), nullable=True)
+    payer_claim_number: Mapped[str | None] = mapped_column(String(50), nullable=True)
+    procedure: Mapped[str | None] = mapped_column(String(48), nullable=True)
+    modifiers: Mapped[str] = mapped_column(String(20))  # "25,59"; "" when none
+    service_date: Mapped[str | None] = mapped_column(String(10), nullable=True)
+    group_code: Mapped[str] = mapped_column(String(2))  # of the reason that decides
+    reason_code: Mapped[str] = mapped_column(String(5))  # CARC that decides the category
+    rarcs: Mapped[str] = mapped_column(String(200))  # "N290,M127"; "" when none
+    #: every CAS triplet of the line: [{"group", "reason", "amount", "quantity", "category"}]
+    adjustments_json: Mapped[str] = mapped_column(Text)
+    category: Mapped[str] = mapped_column(String(30), index=True)
+    amount_cents: Mapped[int] = mapped_column(BigInteger)  # at stake
+    remit_date: Mapped[str | None] = mapped_column(String(10), nullable=True)
+    deadline: Mapped[str | None] = mapped_column(String(10), nullable=True, index=True)
+    #: the deadline rule id and its source, or "unknown: <why>"
+    deadline_basis: Mapped[str] = mapped_column(Text)
+    #: correct-resubmit | appeal | bill-patient | write-off
+    next_step: Mapped[str] = mapped_column(String(20))
+    next_step_reason: Mapped[str] = mapped_column(Text)
+    #: where it came from, for a letter's "835 segment" sources: file, TRN, CLP, SVC, CAS
+    origin: Mapped[str] = mapped_column(Text)
+    #: open | appealing | resubmitted | patient-billed | written-off | closed
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    queue: Mapped[str] = mapped_column(String(20), index=True)  # biller | coordinator | coder
+    assignee: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class DenialEvent(Base):
+    """A denial item's audit trail: created, assigned, status changes, with who and when."""
+
+    __tablename__ = "denial_event"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    denial_id: Mapped[int] = mapped_column(BigId, ForeignKey("denial_item.id"), index=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    actor: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(20))  # created | assigned | status | note
+    detail: Mapped[str] = mapped_column(Text)  # codes and ids only, no PHI
+
+
+class Appeal(Base):
+    """One appeal of a denial at one level (1 first, 2 second-level after an upheld first)."""
+
+    __tablename__ = "appeal"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    denial_id: Mapped[int] = mapped_column(BigId, ForeignKey("denial_item.id"), index=True)
+    level: Mapped[int] = mapped_column(Integer)
+    previous_id: Mapped[str | None] = mapped_column(
+        String(36), ForeignKey("appeal.id"), nullable=True
+    )
+    template_id: Mapped[str] = mapped_column(String(100))
+    #: draft | signed | submitted | decided
+    status: Mapped[str] = mapped_column(String(12), index=True)
+    deadline: Mapped[str | None] = mapped_column(String(10), nullable=True)
+    deadline_basis: Mapped[str] = mapped_column(Text)
+    #: when a person opened the denial to work on it (drafting time runs from here)
+    opened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    signed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    signed_by: Mapped[str | None] = mapped_column(String(200), nullable=True)  # fhirUser
+    submitted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    channel: Mapped[str | None] = mapped_column(String(20), nullable=True)  # fax | portal | ...
+    #: overturned | upheld | partial
+    outcome: Mapped[str | None] = mapped_column(String(12), nullable=True)
+    recovered_cents: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    decided_on: Mapped[str | None] = mapped_column(String(10), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class AppealVersion(Base):
+    """Every version of an appeal letter, kept: who made it and whether a person or the system
+    wrote it ("system" draft, "person" edit or signature, "llm" polish)."""
+
+    __tablename__ = "appeal_version"
+    __table_args__ = (UniqueConstraint("appeal_id", "version"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    appeal_id: Mapped[str] = mapped_column(String(36), ForeignKey("appeal.id"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(12))  # draft | edit | polish | sign
+    origin: Mapped[str] = mapped_column(String(12))  # system | person | llm
+    actor: Mapped[str] = mapped_column(String(200))
+    letter_json: Mapped[str] = mapped_column(Text)
+    check_json: Mapped[str | None] = mapped_column(Text, nullable=True)  # pre-sign check
+    note: Mapped[str] = mapped_column(Text)  # what changed (sentence ids), no PHI
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class AppealDocument(Base):
+    """A rendered appeal package (PDF of the letter and its attachments) of one version."""
+
+    __tablename__ = "appeal_document"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    appeal_id: Mapped[str] = mapped_column(String(36), ForeignKey("appeal.id"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(20))  # pdf
+    sha256: Mapped[str] = mapped_column(String(64))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
