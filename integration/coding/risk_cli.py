@@ -8,15 +8,32 @@ import shlex
 import time
 from datetime import date
 from pathlib import Path
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from integration.coding import denial_risk, history
-from integration.coding.denial_risk import Evaluation, Example, NotEnoughHistory, RiskModel
 from integration.paths import project_root
 
+if TYPE_CHECKING:
+    from integration.coding import history
+    from integration.coding.denial_risk import Evaluation, Example, RiskModel
+
 MODEL_ENV = "DERMRCM_RISK_MODEL"
+
+
+def _risk() -> ModuleType:
+    """The model module, imported when a command runs: scikit-learn takes a second to import,
+    and `dermrcm --help` should not wait for it."""
+    from integration.coding import denial_risk
+
+    return denial_risk
+
+
+def _history() -> ModuleType:
+    from integration.coding import history
+
+    return history
 
 
 def default_model_path() -> Path:
@@ -36,7 +53,9 @@ def _model_option(fn: Any) -> Any:
 
 def _read_history(path: Path) -> list[Example]:
     try:
-        return history.read_history(path)
+        from integration.coding.history import read_history
+
+        return read_history(path)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
 
@@ -48,7 +67,9 @@ def _from_db() -> history.DatabaseHistory:
     engine = make_engine(Settings().database_url)
     try:
         upgrade(engine)
-        return history.load_from_database(session_factory(engine))
+        from integration.coding.history import load_from_database
+
+        return load_from_database(session_factory(engine))
     finally:
         engine.dispose()
 
@@ -67,11 +88,11 @@ def risk_command() -> None:
 def generate_command(n: int, seed: int, start: Any, end: Any, out: Path) -> None:
     """Write N synthetic claims (synthetic identifiers, seeded outcomes) to a JSON Lines file."""
     try:
-        examples = history.generate(n, seed, start.date(), end.date())
+        examples = _history().generate(n, seed, start.date(), end.date())
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
-    history.write_history(examples, out)
-    click.echo(json.dumps({"out": str(out), **denial_risk.outcomes_summary(examples)}))
+    _history().write_history(examples, out)
+    click.echo(json.dumps({"out": str(out), **_risk().outcomes_summary(examples)}))
 
 
 @risk_command.command("train")
@@ -101,15 +122,15 @@ def train_command(history_path: Path | None, from_db: bool, model_path: Path | N
         }
     path = model_path or default_model_path()
     try:
-        evaluation = denial_risk.evaluate(examples)
+        evaluation = _risk().evaluate(examples)
         started = time.perf_counter()
-        model = denial_risk.train(examples, metrics=evaluation.to_json())
+        model = _risk().train(examples, metrics=evaluation.to_json())
         seconds = time.perf_counter() - started
-    except NotEnoughHistory as exc:
+    except _risk().NotEnoughHistory as exc:
         skipped = source.get("skipped")
         detail = f" (left out: {json.dumps(skipped)})" if skipped else ""
         raise click.ClickException(f"{exc}{detail}") from None
-    denial_risk.save(model, path)
+    _risk().save(model, path)
     click.echo(
         json.dumps(
             {
@@ -130,7 +151,9 @@ def _load_model(path: Path | None) -> RiskModel:
             f"{path}: no model; train one with `dermrcm coding risk train --history FILE`"
         )
     try:
-        return denial_risk.load(path)
+        from integration.coding.denial_risk import load
+
+        return load(path)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
 
@@ -164,7 +187,7 @@ def score_command(claim_file: Path, model_path: Path | None) -> None:
     """Print {"probability", "reasons"} for the claim in CLAIM_FILE (837P JSON or X12); a list
     of them, each with its patient control number, when the file holds several claims."""
     model = _load_model(model_path)
-    found = denial_risk.claims_of(_transaction(claim_file))
+    found = _risk().claims_of(_transaction(claim_file))
     if not found:
         raise click.ClickException(f"{claim_file.name}: expected a claim, got none")
     results: list[dict[str, Any]] = []
@@ -198,8 +221,8 @@ def evaluate_command(history_path: Path, report: Path, command_line: str | None)
     """Time-split evaluation of a history; writes a markdown report, prints the metrics."""
     examples = _read_history(history_path)
     try:
-        evaluation, model = denial_risk.evaluate_with_model(examples)
-    except NotEnoughHistory as exc:
+        evaluation, model = _risk().evaluate_with_model(examples)
+    except _risk().NotEnoughHistory as exc:
         raise click.ClickException(str(exc)) from None
     command = command_line or (
         "dermrcm coding risk evaluate --history "
@@ -226,7 +249,7 @@ def render_report(
     payers = sorted({x.payer_id for x in examples})
     first: date = min(x.date_of_service for x in examples)
     last: date = max(x.date_of_service for x in examples)
-    summary = denial_risk.outcomes_summary(examples)
+    summary = _risk().outcomes_summary(examples)
     lines = [
         "# Denial risk: evaluation",
         "",
@@ -303,8 +326,8 @@ def render_report(
         "| feature | log-odds |",
         "|---|---:|",
     ]
-    for name, weight in denial_risk.top_features(model, 12):
-        cell = f"{denial_risk.describe(name)} (`{name}`)".replace("|", "\\|")
+    for name, weight in _risk().top_features(model, 12):
+        cell = f"{_risk().describe(name)} (`{name}`)".replace("|", "\\|")
         lines.append(f"| {cell} | {weight:+.2f} |")
     if synthetic:
         lines += [
@@ -313,13 +336,13 @@ def render_report(
             "",
             "Each applies on its own; a claim is denied when any fires. Payer strictness",
             "multiplies each probability: "
-            + ", ".join(f"{p.id} {p.strictness:g} ({p.kind})" for p in history.PAYERS)
+            + ", ".join(f"{p.id} {p.strictness:g} ({p.kind})" for p in _history().PAYERS)
             + ".",
             "",
             "| driver | when | P(denial) | CARC | why |",
             "|---|---|---:|---|---|",
         ]
-        for d in history.DRIVERS:
+        for d in _history().DRIVERS:
             lines.append(f"| {d.name} | {d.when} | {d.probability:.2f} | {d.carc} | {d.why} |")
     lines += [
         "",
@@ -328,7 +351,7 @@ def render_report(
         "- Synthetic data says nothing about a real practice: its payers, coders and policies",
         "  differ. Run `dermrcm coding risk train --from-db` on the practice's own claims and 835s",
         "  (it refuses with fewer than "
-        f"{denial_risk.MIN_CLAIMS} claims or fewer than {denial_risk.MIN_PER_OUTCOME} of either outcome).",
+        f"{_risk().MIN_CLAIMS} claims or fewer than {_risk().MIN_PER_OUTCOME} of either outcome).",
         "- Payer policies drift, and a model trained before a change is wrong after it. On this",
         f"  test the model predicts {_pct(e.mean_predicted)} denied on average against "
         f"{_pct(e.test_base_rate)} observed.",
@@ -348,7 +371,7 @@ def render_report(
         "- A linear model sees only the interactions built as features (E/M with a procedure and",
         "  modifier 25, code pairs, payer x code family, line family x diagnosis).",
         "- Reasons are the features' shares of the calibrated log-odds; they explain the model, not",
-        "  the payer: a large weight is a correlation in the history.",
+        "  the payer: a large weight is a correlation in the _history().",
         "",
     ]
     return "\n".join(lines)
