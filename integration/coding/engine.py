@@ -50,14 +50,30 @@ FAMILY_MODULES: tuple[str, ...] = (
 @dataclass(frozen=True, slots=True)
 class LoadContext:
     """What a family's `load` may read: the mapping folder and the imported reference tables
-    (by name: "ncci-ptp", "mue"; absent when not imported)."""
+    (by name: "ncci-ptp", "mue"; absent when not imported). Within one `Scrubber.load`, a
+    mapping file is read and schema-checked once, and `shared` builds a table several families
+    use (the procedure code tables) once."""
 
     mappings_root: Path
     reference: Mapping[str, Any] = field(default_factory=dict)
+    _cache: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def document(self, relative: str) -> dict[str, Any]:
         """A mapping file under `mappings/coding/`, schema-checked."""
-        return load_document(self.mappings_root / "coding" / relative, self.mappings_root).data
+        key = f"document:{relative}"
+        if key not in self._cache:
+            path = self.mappings_root / "coding" / relative
+            self._cache[key] = load_document(path, self.mappings_root).data
+        data: dict[str, Any] = self._cache[key]
+        return data
+
+    def shared(self, name: str, build: Callable[[], T]) -> T:
+        """`build()` the first time `name` is asked for, the same object afterwards."""
+        key = f"shared:{name}"
+        if key not in self._cache:
+            self._cache[key] = build()
+        value: T = self._cache[key]
+        return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,11 +136,17 @@ class Scrubber:
     def families(self) -> tuple[str, ...]:
         return tuple(item.family.name for item in self._loaded)
 
-    def scrub(self, request: ScrubRequest) -> ScrubResult:
+    def work(self, request: ScrubRequest) -> WorkClaim:
+        """The working claim after every rule family: its findings, and its lines with their
+        original LX numbers (`origin`) and what each rule changed (what `scrub` summarizes)."""
         work = work_claim(request)
         work.fees = self.fees.insurance
         for item in self._loaded:
             item.family.check(work, item.data)
+        return work
+
+    def scrub(self, request: ScrubRequest) -> ScrubResult:
+        work = self.work(request)
         self_pay = tuple(
             SelfPayLine(
                 origin=ln.origin,

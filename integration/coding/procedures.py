@@ -34,12 +34,21 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from integration.coding.model import LineFacts, RuleSource, WorkClaim, WorkLine
-from integration.coding.sites import Site, SiteTable, site_table, site_table_from_json
+from integration.coding.sites import (
+    SITES_FILE,
+    Site,
+    SiteTable,
+    site_table,
+    site_table_from_json,
+)
 from integration.mapping.loader import load_document
 from integration.paths import mappings_dir
+
+if TYPE_CHECKING:
+    from integration.coding.engine import LoadContext
 
 CODES_FILE = "procedure-codes.yaml"
 
@@ -285,6 +294,15 @@ def code_tables(root: Path | None = None) -> CodeTables:
 def load_tables(document: Mapping[str, Any], sites_document: Mapping[str, Any]) -> CodeTables:
     """Tables from already-loaded mapping documents (the scrubber's LoadContext)."""
     return tables_from_json(document, site_table_from_json(sites_document))
+
+
+def procedure_tables(ctx: LoadContext) -> CodeTables:
+    """The code tables for a scrubber being loaded: built once and shared by the biopsy,
+    destruction, excision/repair and Mohs families."""
+    return ctx.shared(
+        "procedure-code-tables",
+        lambda: load_tables(ctx.document(CODES_FILE), ctx.document(SITES_FILE)),
+    )
 
 
 # -- pure code choice helpers --------------------------------------------------------------------

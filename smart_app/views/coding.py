@@ -39,7 +39,6 @@ from integration.coding.model import (
     claim_json,
     corrected_claim,
     request_to_json,
-    work_claim,
 )
 from integration.coding.scrub_cli import items_from_document
 from integration.x12.t837_005010x222a1 import Claim
@@ -121,11 +120,7 @@ def api_scrub() -> tuple[Response, int] | Response:
 def _worked(scrub: Scrubber, req: ScrubRequest) -> WorkClaim:
     """The working claim after every rule family, as `Scrubber.scrub` leaves it (its lines keep
     their original LX numbers, which the final claim needs)."""
-    work = work_claim(req)
-    work.fees = scrub.fees.insurance
-    for item in scrub._loaded:
-        item.family.check(work, item.data)
-    return work
+    return scrub.work(req)
 
 
 def final_claim(scrub: Scrubber, req: ScrubRequest, rejected: set[int]) -> Claim:

@@ -17,21 +17,19 @@ from decimal import Decimal
 from integration.coding.engine import Family, LoadContext
 from integration.coding.model import WorkClaim, WorkLine
 from integration.coding.procedures import (
-    CODES_FILE,
     CodeTables,
     add_line,
     line_numbers,
-    load_tables,
     ordered,
+    procedure_tables,
     recode,
     rule_source,
     units_text,
 )
-from integration.coding.sites import SITES_FILE
 
 
 def load(ctx: LoadContext) -> CodeTables:
-    return load_tables(ctx.document(CODES_FILE), ctx.document(SITES_FILE))
+    return procedure_tables(ctx)
 
 
 def _technique_mismatch(work: WorkClaim, t: CodeTables, line: WorkLine) -> None:

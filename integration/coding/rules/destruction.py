@@ -20,24 +20,22 @@ from decimal import Decimal
 from integration.coding.engine import Family, LoadContext
 from integration.coding.model import WorkClaim, WorkLine
 from integration.coding.procedures import (
-    CODES_FILE,
     CodeTables,
     add_line,
     cm,
     has_facts,
     line_numbers,
-    load_tables,
     malignant_destruction_code,
     ordered,
+    procedure_tables,
     recode,
     rule_source,
     units_text,
 )
-from integration.coding.sites import SITES_FILE
 
 
 def load(ctx: LoadContext) -> CodeTables:
-    return load_tables(ctx.document(CODES_FILE), ctx.document(SITES_FILE))
+    return procedure_tables(ctx)
 
 
 def _premalignant(work: WorkClaim, t: CodeTables, lines: list[WorkLine]) -> None:

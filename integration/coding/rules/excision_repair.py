@@ -24,7 +24,6 @@ from decimal import Decimal
 from integration.coding.engine import Family, LoadContext
 from integration.coding.model import WorkClaim, WorkLine
 from integration.coding.procedures import (
-    CODES_FILE,
     CodeTables,
     add_line,
     att_codes,
@@ -33,19 +32,18 @@ from integration.coding.procedures import (
     excision_code,
     has_facts,
     line_numbers,
-    load_tables,
     ordered,
+    procedure_tables,
     recode,
     repair_codes,
     repair_group,
     rule_source,
     units_text,
 )
-from integration.coding.sites import SITES_FILE
 
 
 def load(ctx: LoadContext) -> CodeTables:
-    return load_tables(ctx.document(CODES_FILE), ctx.document(SITES_FILE))
+    return procedure_tables(ctx)
 
 
 def _gap(work: WorkClaim, t: CodeTables, ln: WorkLine, what: str, missing: Sequence[str]) -> None:
