@@ -28,6 +28,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from functools import cache
 from itertools import combinations
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import brier_score_loss, roc_auc_score
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
+from integration.mapping.loader import load_document
+from integration.paths import mappings_dir
 from integration.x12.t837_005010x222a1 import Claim, Claim837Transaction
 
 MIN_CLAIMS = 500
@@ -47,23 +50,31 @@ MIN_PER_OUTCOME = 50
 MODEL_FORMAT = 1
 DATE_SERVICE = "472"
 
-# Code families: (first, last, family). Inclusive ranges of five-digit CPT codes.
-_FAMILY_RANGES: tuple[tuple[str, str, str], ...] = (
-    ("99202", "99215", "E/M"),
-    ("11102", "11107", "biopsy"),
-    ("11400", "11446", "excision-benign"),
-    ("11600", "11646", "excision-malignant"),
-    ("11900", "11901", "injection"),
-    ("12001", "12021", "repair-simple"),
-    ("12031", "12057", "repair-intermediate"),
-    ("13100", "13160", "repair-complex"),
-    ("17000", "17004", "destruction"),
-    ("17110", "17111", "destruction"),
-    ("17311", "17315", "mohs"),
-)
-_PROCEDURE_FAMILIES = frozenset(
-    f for _, _, f in _FAMILY_RANGES if f != "E/M"
-)  # what makes an E/M on the same claim need modifier 25
+
+@dataclass(frozen=True, slots=True)
+class CodeFamilies:
+    """mappings/coding/code-families.yaml: (first, last, family) ranges, the words a reason
+    uses for each family, and the families that make an E/M need modifier 25."""
+
+    ranges: tuple[tuple[str, str, str], ...]
+    words: Mapping[str, str]
+    procedures: frozenset[str]
+
+
+@cache
+def code_families() -> CodeFamilies:
+    data = load_document(mappings_dir() / "coding" / "code-families.yaml").data
+    ranges = tuple(
+        (str(first), str(last), str(f["id"]))
+        for f in data["families"]
+        for first, last in f["ranges"]
+    )
+    words = {str(f["id"]): str(f["words"]) for f in data["families"]}
+    words |= {"drug": "a drug (J-code)", "other": "another code"}
+    procedures = frozenset(str(f["id"]) for f in data["families"] if f["procedure"])
+    return CodeFamilies(ranges, words, procedures)
+
+
 _DISTINCT_MODIFIERS = frozenset({"59", "XE", "XP", "XS", "XU"})
 _CHARGE_BANDS: tuple[tuple[Decimal, str], ...] = (
     (Decimal(100), "<100"),
@@ -83,7 +94,7 @@ def code_family(code: str) -> str:
     if code.startswith("J"):
         return "drug"
     if len(code) == 5 and code.isdigit():
-        for first, last, family in _FAMILY_RANGES:
+        for first, last, family in code_families().ranges:
             if first <= code <= last:
                 return family
     return "other"
@@ -153,13 +164,13 @@ def features(claim: Claim, payer_id: str, date_of_service: date) -> dict[str, fl
         on("mod=none")
     if any(m.startswith("X") and m in _DISTINCT_MODIFIERS for m in modifiers):
         on("mod=X*")
-    if "E/M" in families and families & _PROCEDURE_FAMILIES:
+    if "E/M" in families and families & code_families().procedures:
         flag = "25" if em_has_25 else "no25"
         on(f"payer_em_procedure={payer}|{flag}")
         for code in codes:
-            if code_family(code) in _PROCEDURE_FAMILIES:
+            if code_family(code) in code_families().procedures:
                 on(f"em_with={code}|{flag}")
-    procedure_families = families & _PROCEDURE_FAMILIES
+    procedure_families = families & code_families().procedures
     if len(procedure_families) >= 2:
         distinct = "59" if modifiers & _DISTINCT_MODIFIERS else "no59"
         on(f"procedures_distinct={distinct}")
@@ -168,24 +179,8 @@ def features(claim: Claim, payer_id: str, date_of_service: date) -> dict[str, fl
     return out
 
 
-_FAMILY_WORDS = {
-    "E/M": "an E/M visit",
-    "biopsy": "a biopsy",
-    "excision-benign": "a benign excision",
-    "excision-malignant": "a malignant excision",
-    "injection": "an injection",
-    "repair-simple": "a simple repair",
-    "repair-intermediate": "an intermediate repair",
-    "repair-complex": "a complex repair",
-    "destruction": "a destruction",
-    "mohs": "Mohs surgery",
-    "drug": "a drug (J-code)",
-    "other": "another code",
-}
-
-
 def _family_words(family: str) -> str:
-    return _FAMILY_WORDS.get(family, family)
+    return code_families().words.get(family, family)
 
 
 def describe(feature: str) -> str:
