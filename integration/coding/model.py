@@ -62,8 +62,18 @@ class LineFacts:
     defect_area_sq_cm: Decimal | None = None
     mohs_stage: int | None = None  # 1 first stage, 2 second, ...
     mohs_blocks: int | None = None  # tissue blocks in this stage
-    indications: tuple[str, ...] = ()  # bleeding, itching, pain, inflammation, obstruction, ...
+    #: bleeding, itching, pain, inflammation, obstruction, ...; documented none is ["none"] or
+    #: ["asymptomatic"] (an empty list means the documentation given does not say)
+    indications: tuple[str, ...] = ()
     cosmetic_request: bool | None = None  # the patient asked for removal for appearance
+    #: why a procedure is done again inside an earlier procedure's global period: "staged"
+    #: (planned, more extensive, or therapy after a diagnostic procedure: 58),
+    #: "related-complication" (a complication needing a return to the procedure room: 78) or
+    #: "unrelated" (an unrelated procedure: 79)
+    return_reason: str | None = None
+    #: a biopsy on the day of Mohs: True when the lesion already had a pathology diagnosis
+    #: (then the biopsy is not separately billable), False when this biopsy made the diagnosis
+    prior_pathology: bool | None = None
     evidence: tuple[str, ...] = ()  # where the facts come from: FHIR references or note quotes
 
 
@@ -73,6 +83,9 @@ class EncounterFacts:
 
     separately_identifiable_em: bool | None = None  # significant, separately identifiable E/M
     em_evidence: tuple[str, ...] = ()
+    #: an E/M inside a global period: True when documented as for a problem unrelated to the
+    #: surgery (modifier 24), False when it is the surgery's follow-up; None: not documented
+    em_unrelated_to_surgery: bool | None = None
     mohs_surgeon_is_pathologist: bool | None = None
     abn_signed: bool | None = None  # advance beneficiary notice (Medicare) on file
     evidence: tuple[str, ...] = ()
@@ -507,8 +520,11 @@ _LINE_FIELDS = (
     "mohs_blocks",
     "indications",
     "cosmetic_request",
+    "return_reason",
+    "prior_pathology",
     "evidence",
 )
+RETURN_REASONS: dict[str, str] = {"staged": "58", "related-complication": "78", "unrelated": "79"}
 _DECIMAL_FIELDS = {
     "lesion_diameter_cm",
     "margin_cm",
@@ -530,8 +546,15 @@ def line_facts_from_json(data: Any, path: str) -> LineFacts:
             values[name] = _int(value, where)
         elif name in ("indications", "evidence"):
             values[name] = _strings(value, where)
-        elif name == "cosmetic_request":
+        elif name in ("cosmetic_request", "prior_pathology"):
             values[name] = _bool(value, where)
+        elif name == "return_reason":
+            reason = _str(value, where)
+            if reason is not None and reason not in RETURN_REASONS:
+                raise ValueError(
+                    f"{where}: expected one of {', '.join(RETURN_REASONS)}, got {reason!r}"
+                )
+            values[name] = reason
         else:
             values[name] = _str(value, where)
     return LineFacts(**values)
@@ -582,6 +605,7 @@ def request_from_json(data: Any) -> ScrubRequest:
         (
             "separately_identifiable_em",
             "em_evidence",
+            "em_unrelated_to_surgery",
             "mohs_surgeon_is_pathologist",
             "abn_signed",
             "evidence",
@@ -592,6 +616,9 @@ def request_from_json(data: Any) -> ScrubRequest:
             enc.get("separately_identifiable_em"), "$.facts.encounter.separately_identifiable_em"
         ),
         em_evidence=_strings(enc.get("em_evidence"), "$.facts.encounter.em_evidence"),
+        em_unrelated_to_surgery=_bool(
+            enc.get("em_unrelated_to_surgery"), "$.facts.encounter.em_unrelated_to_surgery"
+        ),
         mohs_surgeon_is_pathologist=_bool(
             enc.get("mohs_surgeon_is_pathologist"),
             "$.facts.encounter.mohs_surgeon_is_pathologist",
@@ -647,7 +674,12 @@ def request_to_json(request: ScrubRequest) -> JsonDict:
     }
     enc = request.encounter
     encounter: JsonDict = {}
-    for name in ("separately_identifiable_em", "mohs_surgeon_is_pathologist", "abn_signed"):
+    for name in (
+        "separately_identifiable_em",
+        "em_unrelated_to_surgery",
+        "mohs_surgeon_is_pathologist",
+        "abn_signed",
+    ):
         if getattr(enc, name) is not None:
             encounter[name] = getattr(enc, name)
     if enc.em_evidence:

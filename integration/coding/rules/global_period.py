@@ -16,7 +16,13 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from integration.coding.engine import Family, LoadContext
-from integration.coding.model import PriorProcedure, RuleSource, WorkClaim, WorkLine
+from integration.coding.model import (
+    RETURN_REASONS,
+    PriorProcedure,
+    RuleSource,
+    WorkClaim,
+    WorkLine,
+)
 
 POSTOP_MODIFIERS = ("58", "78", "79")
 POSTOP_MEANING = {
@@ -172,8 +178,21 @@ def check(work: WorkClaim, table: GlobalDays) -> None:
             if not hits:
                 continue
             inside = "; ".join(_describe(h) for h in hits)
-            if line.has_modifier("24"):
-                if not work.encounter.em_evidence:
+            unrelated = work.encounter.em_unrelated_to_surgery
+            if unrelated is True and not line.has_modifier("24") and line.add_modifier("24"):
+                work.add(
+                    "global_period.em-in-global",
+                    "error",
+                    f"{where} falls inside the global period of {inside}; the documentation "
+                    "says the visit was for a problem unrelated to the surgery, which the claim "
+                    "must show with modifier 24.",
+                    [line],
+                    source=table.cite("em-in-global"),
+                    fix=f"Added 24 to {line.code} (line {line.origin}).",
+                )
+                continue
+            if line.has_modifier("24") and unrelated is not False:
+                if unrelated is None and not work.encounter.em_evidence:
                     work.add(
                         "global_period.em-in-global",
                         "warning",
@@ -185,12 +204,18 @@ def check(work: WorkClaim, table: GlobalDays) -> None:
                     )
                 continue
             line.removed = True
+            said = (
+                " The documentation says it was the surgery's follow-up, so modifier 24 does not "
+                "apply."
+                if unrelated is False
+                else " If the visit was for an unrelated problem, bill it with modifier 24 and "
+                "document why."
+            )
             work.add(
                 "global_period.em-in-global",
                 "error",
                 f"{where} falls inside the global period of {inside}; a related follow-up visit "
-                "is included in the surgery's payment. If the visit was for an unrelated "
-                "problem, bill it with modifier 24 and document why.",
+                f"is included in the surgery's payment.{said}",
                 [line],
                 source=table.cite("em-in-global"),
                 fix=f"Removed {line.code} (line {line.origin}): included in the global package "
@@ -200,7 +225,27 @@ def check(work: WorkClaim, table: GlobalDays) -> None:
         if glob not in ("000", "010", "090"):
             continue  # add-ons follow their primary; XXX services have no global period
         present = [m for m in POSTOP_MODIFIERS if line.has_modifier(m)]
-        if hits and not present:
+        reason = line.facts.return_reason
+        documented = RETURN_REASONS.get(reason) if reason is not None else None
+        if hits and documented is not None and present != [documented]:
+            inside = "; ".join(_describe(h) for h in hits)
+            for m in present:
+                line.drop_modifier(m)
+            added = line.add_modifier(documented)
+            was = f" instead of {', '.join(present)}" if present else ""
+            work.add(
+                "global_period.in-global",
+                "error",
+                f"{where} falls inside the global period of {inside}; the documentation gives "
+                f"the reason ({reason}: {POSTOP_MEANING[documented]}), so the line needs "
+                f"{documented}{was}.",
+                [line],
+                source=table.cite("in-global"),
+                fix=(
+                    f"Put {documented} on {line.code} (line {line.origin}){was}." if added else None
+                ),
+            )
+        elif hits and not present:
             inside = "; ".join(_describe(h) for h in hits)
             options = ", ".join(POSTOP_MEANING[m] for m in POSTOP_MODIFIERS)
             work.add(

@@ -9,7 +9,8 @@
 - The Mohs surgeon acts as pathologist: 88305 for the same tissue is not billed separately; a
   separate diagnostic biopsy of different tissue is kept with a warning.
 - A biopsy the same day as Mohs of the same lesion is billed (modifier 59) only when there is no
-  prior pathology: a warning for the coder to confirm.
+  prior pathology: `prior_pathology` false adds 59, true removes the biopsy, not documented is a
+  warning for the coder to confirm.
 - Repairs, flaps and grafts of the Mohs defect are billed on top (nothing here removes them).
 - LCD appropriate use (L34961 and others; thresholds from a secondary summary): info when the
   tumour is below the size that supports Mohs at its site, warning for actinic keratosis.
@@ -212,6 +213,32 @@ def _biopsy_same_day(
             continue  # another lesion: the modifier rules handle 59/XS
         has_59 = ln.has_modifier("59", "XS")
         rule = "mohs.biopsy-same-day"
+        if ln.facts.prior_pathology is True:
+            ln.removed = True
+            work.add(
+                rule,
+                "error",
+                f"{line_numbers([ln])}: biopsy {ln.code} on the same day as Mohs surgery of a "
+                "lesion that already has a pathology diagnosis (documented) is part of the Mohs "
+                "procedure and not separately billable",
+                ordered([ln]),
+                source=rule_source(t, rule),
+                fix=f"Removed {ln.code} (line {ln.origin}): included in the Mohs surgery.",
+            )
+            continue
+        if ln.facts.prior_pathology is False:
+            if not has_59 and ln.add_modifier("59"):
+                work.add(
+                    rule,
+                    "error",
+                    f"{line_numbers([ln])}: biopsy {ln.code} on the same day as Mohs surgery "
+                    "made the diagnosis (the documentation says the lesion had no prior "
+                    "pathology), so it is billable with modifier 59",
+                    ordered([ln]),
+                    source=rule_source(t, rule),
+                    fix=f"Added 59 to {ln.code} (line {ln.origin}).",
+                )
+            continue
         work.add(
             rule,
             "warning",
