@@ -324,3 +324,48 @@ def test_fixture_files_are_cms_layout_on_disk() -> None:
     assert FIXTURE_PTP.name.startswith("ccipra-v301r0-f1")
     raw: bytes = Path(FIXTURE_MUE).read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf")
+
+
+# -- the .xlsx CMS posts -------------------------------------------------------------------------
+
+
+def _as_xlsx(text_file: Path, out: Path, delimiter: str) -> Path:
+    """The fixture as CMS's spreadsheet has it: the same title and header rows, codes as text,
+    dates as date cells and numbers as numbers (what openpyxl hands back for a real file)."""
+    import csv
+    from datetime import datetime
+
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    raw = text_file.read_text(encoding="utf-8-sig")
+    for row in csv.reader(raw.splitlines(), delimiter=delimiter):
+        cells: list[object] = []
+        for i, cell in enumerate(row):
+            if len(cell) == 8 and cell.isdigit() and cell.startswith(("19", "20")):
+                cells.append(datetime.strptime(cell, "%Y%m%d"))
+            elif cell.isdigit() and i > 1 and len(cell) < 5:
+                cells.append(int(cell))
+            else:
+                cells.append(cell)
+        sheet.append(cells)
+    book.save(out)
+    return out
+
+
+def test_ptp_xlsx_reads_the_same_edits_as_the_text_file(tmp_path: Path) -> None:
+    xlsx = _as_xlsx(FIXTURE_PTP, tmp_path / "ccipra-v301r0-f1.xlsx", "\t")
+    from_text = parse_ptp_file(FIXTURE_PTP)
+    from_xlsx = parse_ptp_file(xlsx)
+    assert len(from_xlsx.ptp) == len(from_text.ptp) == 179
+    assert from_xlsx.ptp == from_text.ptp
+    assert from_xlsx.header_line == from_text.header_line
+
+
+def test_mue_xlsx_reads_the_same_units_as_the_csv(tmp_path: Path) -> None:
+    xlsx = _as_xlsx(FIXTURE_MUE, tmp_path / "MCR_MUE_PractitionerServices_Eff_04-01-2024.xlsx", ",")
+    by_code = {m.code: m for m in parse_mue_file(xlsx).mue}
+    assert by_code == {m.code: m for m in parse_mue_file(FIXTURE_MUE).mue}
+    assert (by_code["17003"].units, by_code["17003"].mai) == (13, 2)
