@@ -145,9 +145,9 @@ class Scrubber:
             item.family.check(work, item.data)
         return work
 
-    def scrub(self, request: ScrubRequest) -> ScrubResult:
-        work = self.work(request)
-        self_pay = tuple(
+    def self_pay(self, work: WorkClaim) -> tuple[SelfPayLine, ...]:
+        """The worked claim's lines moved to the patient's statement, at the cosmetic fees."""
+        return tuple(
             SelfPayLine(
                 origin=ln.origin,
                 code=ln.code,
@@ -162,11 +162,14 @@ class Scrubber:
             for ln in work.lines
             if ln.self_pay and not ln.removed
         )
+
+    def scrub(self, request: ScrubRequest) -> ScrubResult:
+        work = self.work(request)
         return ScrubResult(
             claim_id=request.claim.patient_control_number,
             findings=tuple(work.findings),
             corrected=corrected_claim(work),
-            self_pay=self_pay,
+            self_pay=self.self_pay(work),
         )
 
 

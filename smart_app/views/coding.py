@@ -35,7 +35,7 @@ from integration.coding.model import (
     Finding,
     ScrubRequest,
     ScrubResult,
-    WorkClaim,
+    SelfPayLine,
     claim_json,
     corrected_claim,
     request_to_json,
@@ -117,17 +117,18 @@ def api_scrub() -> tuple[Response, int] | Response:
 # ---------------------------------------------------------------- decisions
 
 
-def _worked(scrub: Scrubber, req: ScrubRequest) -> WorkClaim:
-    """The working claim after every rule family, as `Scrubber.scrub` leaves it (its lines keep
-    their original LX numbers, which the final claim needs)."""
-    return scrub.work(req)
+@dataclass(frozen=True, slots=True)
+class FinalClaim:
+    claim: Claim
+    self_pay: tuple[SelfPayLine, ...]  # the moves to self-pay the coder kept
 
 
-def final_claim(scrub: Scrubber, req: ScrubRequest, rejected: set[int]) -> Claim:
+def final_claim(scrub: Scrubber, req: ScrubRequest, rejected: set[int]) -> FinalClaim:
     """The corrected claim with the fixes of the findings numbered in `rejected` (positions in
-    the result's findings) undone: each line they touched back as billed, any line added after
-    it taken off; a rejected fix with no lines puts the diagnoses back as billed."""
-    work = _worked(scrub, req)
+    the result's findings) undone: each line they touched back as billed (a rejected move to
+    self-pay puts the line back on the claim), any line added after it taken off; a rejected fix
+    with no lines puts the diagnoses back as billed."""
+    work = scrub.work(req)
     chosen = [f for i, f in enumerate(work.findings) if i in rejected and f.fix is not None]
     restore = {n for f in chosen for n in f.lines}
     if any(not f.lines for f in chosen):
@@ -152,7 +153,7 @@ def final_claim(scrub: Scrubber, req: ScrubRequest, rejected: set[int]) -> Claim
     claim = corrected_claim(work)
     if any(not f.lines for f in chosen):
         claim = replace(claim, diagnoses=req.claim.diagnoses)
-    return claim
+    return FinalClaim(claim, scrub.self_pay(work))
 
 
 # ---------------------------------------------------------------- the screen
@@ -191,7 +192,7 @@ def _page(
     req: ScrubRequest | None = None,
     result: ScrubResult | None = None,
     decisions: dict[int, str] | None = None,
-    final: Claim | None = None,
+    final: FinalClaim | None = None,
     status: int = 200,
 ) -> tuple[str, int]:
     findings: list[tuple[int, Finding]] = list(enumerate(result.findings)) if result else []
@@ -205,9 +206,10 @@ def _page(
         original=_lines(req.claim) if req else [],
         corrected=_lines(result.corrected) if result else [],
         decisions=decisions,
-        final=_lines(final) if final else [],
-        final_json=json.dumps(claim_json(final), indent=2) if final else "",
-        final_total=format(final.total_charge, "f") if final else "",
+        final=_lines(final.claim) if final else [],
+        final_self_pay=final.self_pay if final else (),
+        final_json=json.dumps(claim_json(final.claim), indent=2) if final else "",
+        final_total=format(final.claim.total_charge, "f") if final else "",
     )
     return body, status
 

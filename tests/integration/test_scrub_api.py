@@ -205,6 +205,19 @@ def test_the_screen_shows_findings_and_applies_a_rejected_fix(
         ("11103", "2")
     ]
     assert final_claim["total_charge"] == "150"
+    kept = final[final.index('id="final-self-pay"') :]
+    assert re.search(r'<tr data-line="1"><td>1</td><td class="mono">11102</td>', kept)
+
+    # reject the self-pay move too: line 1 is back on the claim, nothing on the statement
+    undone = requests.post(
+        f"{app_server.url}/coding/scrub/decide",
+        data={"request": request_json, "claim": text, "fix-0": "reject", "fix-1": "reject"},
+        timeout=10,
+    )
+    final = undone.text[undone.text.index('id="final"') :]
+    assert 'id="final-self-pay-none"' in final and 'id="final-self-pay"' not in final
+    rows = re.findall(r'<tr data-line="(\d+)"><th scope="row">\d+</th>', final)
+    assert rows == ["1", "2"]
 
 
 def test_the_screen_names_what_is_wrong_with_a_pasted_claim(
