@@ -80,11 +80,23 @@ class NoteGap:
 
 
 @dataclass(frozen=True, slots=True)
+class NoteEvaluation:
+    """An evaluation and management service the note documents beside its procedures: whether
+    it is significant and separately identifiable (the words that say so), and the E/M code when
+    the note states one (never chosen here: the level is the provider's)."""
+
+    separate: tuple[Span, ...]  # the sentences documenting a separate E/M (not negated)
+    code: str | None  # 99202-99215 when the note states it
+    code_span: Span | None  # the sentence that states the code
+
+
+@dataclass(frozen=True, slots=True)
 class NoteReading:
     text: str
     mentions: tuple[NoteMention, ...]
     diagnoses: tuple[NoteDiagnosis, ...]
     gaps: tuple[NoteGap, ...]
+    evaluation: NoteEvaluation | None = None
 
     def quotes(self, spans: Iterable[Span]) -> list[str]:
         """The exact words of the note at these spans, in note order, each once."""
@@ -119,6 +131,7 @@ class NoteTerms:
     techniques: tuple[tuple[re.Pattern[str], str], ...]
     repair_types: tuple[tuple[re.Pattern[str], str], ...]
     indications: Mapping[str, str]  # phrase (lower) -> indication key
+    separate_evaluation: tuple[str, ...]  # phrases for a separately identifiable E/M (lower)
     measure_cues: tuple[tuple[re.Pattern[str], str], ...]  # cue -> LineFacts field
     context_rules: tuple[tuple[str, str, str], ...]
     diagnoses: Mapping[str, DiagnosisTerm]  # by id
@@ -192,6 +205,7 @@ def note_terms_from_json(data: Mapping[str, Any], sites: Mapping[str, Sequence[s
         techniques=_vocabulary(data["techniques"]),
         repair_types=_vocabulary(data["repair_types"]),
         indications=indications,
+        separate_evaluation=tuple(p.lower() for p in data.get("separate_evaluation", ())),
         measure_cues=_vocabulary(data["measure_cues"]),
         context_rules=tuple(
             (r["literal"], r["category"], r["direction"]) for r in data["context_rules"]
@@ -267,6 +281,7 @@ def _pipeline(root: Path) -> Any:
     rules += [TargetRule(p, f"DX|{d}") for p, d in terms.diagnosis_phrases.items()]
     rules += [TargetRule(p, f"IND|{k}") for p, k in terms.indications.items()]
     rules += [TargetRule(p, "NOT|-") for p in terms.not_procedures]
+    rules += [TargetRule(p, "EM|separate") for p in terms.separate_evaluation]
     nlp.get_pipe("medspacy_target_matcher").add(rules)
     nlp.get_pipe("medspacy_context").add(
         [
@@ -698,7 +713,25 @@ def read_note(text: str, root: Path | None = None) -> NoteReading:
             coded.append(m)
         else:
             gaps.append(NoteGap(missing[0], missing[1], m.evidence))
-    return NoteReading(text, tuple(coded), tuple(diagnoses), tuple(gaps))
+    return NoteReading(text, tuple(coded), tuple(diagnoses), tuple(gaps), _evaluation(sentences))
+
+
+_EM_CODE = re.compile(r"\b(99202|99203|99204|99205|99211|99212|99213|99214|99215)\b")
+
+
+def _evaluation(sentences: Sequence[_Sentence]) -> NoteEvaluation | None:
+    """The separate E/M the note documents, if it documents one or states an E/M code."""
+    # the evidence is each sentence documenting the separate service, once
+    separate = tuple(s.span for s in sentences if any(typ == "EM" for typ, _k, _ in s.ents))
+    code = code_span = None
+    for s in sentences:
+        m = _EM_CODE.search(s.text)
+        if m is not None:
+            code, code_span = m.group(1), s.span  # the evidence is the sentence stating it
+            break
+    if not separate and code is None:
+        return None
+    return NoteEvaluation(separate, code, code_span)
 
 
 def _uncodable(m: NoteMention) -> tuple[str, str] | None:

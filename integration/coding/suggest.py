@@ -117,6 +117,45 @@ def suggestion(reading: NoteReading) -> JsonDict:
         {"needs": g.needs, "message": g.message, "evidence": reading.quotes(g.evidence)}
         for g in reading.gaps
     ]
+    evaluation = reading.evaluation
+    if evaluation is not None:
+        said = reading.quotes(evaluation.separate)
+        stated = reading.quotes([evaluation.code_span] if evaluation.code_span else [])
+        if evaluation.code is not None and evaluation.separate and procedures:
+            procedures.insert(
+                0,
+                {
+                    "cpt": evaluation.code,
+                    "units": 1,
+                    "modifiers": ["25"],
+                    "evidence": [*said, *stated],
+                },
+            )
+        elif evaluation.code is not None and procedures:
+            out_gaps.append(
+                {
+                    "needs": "separate_evaluation",
+                    "message": f"E/M {evaluation.code} on a procedure day is billable (with "
+                    "modifier 25) only for a significant, separately identifiable service "
+                    "beyond the procedure's own pre- and post-procedure work; the note does "
+                    "not document one, so the E/M is not suggested",
+                    "evidence": stated,
+                }
+            )
+        elif evaluation.code is not None:
+            procedures.insert(
+                0, {"cpt": evaluation.code, "units": 1, "modifiers": [], "evidence": stated}
+            )
+        elif evaluation.separate and procedures:
+            out_gaps.append(
+                {
+                    "needs": "em_level",
+                    "message": "The note documents a separately identifiable evaluation and "
+                    "management service (modifier 25) but states no E/M code: the provider "
+                    "selects the level (medical decision making or time)",
+                    "evidence": said,
+                }
+            )
     return {
         "procedures": procedures,
         "diagnoses": [

@@ -117,6 +117,35 @@ def test_mohs_two_stages_seven_blocks_and_complex_repair() -> None:
     assert not any(g["needs"] == "lesion_count" for g in out["gaps"])
 
 
+def test_a_separately_identifiable_visit_with_its_stated_level_gets_modifier_25() -> None:
+    out = suggest_file(NOTES / "em-separate-visit-with-shave-biopsy.txt")
+    assert [(p["cpt"], p["modifiers"]) for p in out["procedures"]] == [
+        ("99214", ["25"]),
+        ("11102", []),
+    ]
+    em = out["procedures"][0]
+    assert (
+        "This management of psoriasis was separately identifiable from the procedure."
+        in (em["evidence"])
+    )
+    assert "Level of service: 99214." in em["evidence"]
+
+
+def test_a_stated_em_without_a_separate_service_is_a_gap_not_a_code() -> None:
+    out = suggest_file(NOTES / "em-code-without-separate-service.txt")
+    # "No separately identifiable ..." is negated: no E/M line, a gap naming the stated code
+    assert _codes(out) == ["11104 x1"]
+    gap = next(g for g in out["gaps"] if g["needs"] == "separate_evaluation")
+    assert "99212" in gap["message"] and gap["evidence"] == ["E/M: 99212."]
+
+
+def test_a_separate_visit_without_a_level_asks_the_provider_for_it() -> None:
+    out = suggest_file(NOTES / "em-separate-without-level.txt")
+    assert not any(p["cpt"].startswith("992") for p in out["procedures"])
+    gap = next(g for g in out["gaps"] if g["needs"] == "em_level")
+    assert any(q.startswith("In addition to the procedure") for q in gap["evidence"])
+
+
 def test_negated_and_planned_mentions_produce_no_code() -> None:
     sk = suggest_file(NOTES / "negated-findings-inflamed-sk.txt")
     assert _icd(sk) == ["L82.0"]  # "No evidence of melanoma", "No melanocytic nevus": no C43, D22
