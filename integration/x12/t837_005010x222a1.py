@@ -783,6 +783,22 @@ class _HL:
         return self.count, spec
 
 
+#: the TR3's repeat of loop 2300 under one 2000B or 2000C level
+CLAIMS_PER_LEVEL = 100
+
+
+def _too_many_claims(level: str, count: int) -> X12Error:
+    return X12Error(
+        [
+            Problem(
+                loop_id="2300",
+                message=f"expected at most {CLAIMS_PER_LEVEL} claims (2300) under one "
+                f"{'subscriber' if level == '2000B' else 'patient'} level ({level}), got {count}",
+            )
+        ]
+    )
+
+
 def _body(model: Claim837Transaction, strict: bool = True) -> list[SegmentSpec]:
     """The segments between ST and SE; `strict` refuses claims the TR3 rejects (no diagnosis,
     no line, a frequency other than 1/6/7/8, a 7/8 without REF*F8)."""
@@ -813,12 +829,16 @@ def _body(model: Claim837Transaction, strict: bool = True) -> list[SegmentSpec]:
             sub_id, spec = hl.open(bp_id, "22", bool(sub.patients))
             seg = [_sbr(sub.info), *_party(sub.subscriber), *_party(sub.payer)]
             out += [spec, *_merge(seg, sub.extras)]
+            if strict and len(sub.claims) > CLAIMS_PER_LEVEL:
+                raise _too_many_claims("2000B", len(sub.claims))
             for claim in sub.claims:
                 out += _claim(claim, strict)
             for pat in sub.patients:
                 _, spec = hl.open(sub_id, "23", False)
                 seg = [("PAT", [pat.relationship]), *_party(pat.patient)]
                 out += [spec, *_merge(seg, pat.extras)]
+                if strict and len(pat.claims) > CLAIMS_PER_LEVEL:
+                    raise _too_many_claims("2000C", len(pat.claims))
                 for claim in pat.claims:
                     out += _claim(claim, strict)
     return out
@@ -1502,6 +1522,7 @@ class _Parser:
             self.problem(
                 node.loop, node.hl, "expected a claim (CLM) or a patient level (HL 23), got neither"
             )
+        self.claim_limit(node.loop, claim_parts)
         claims = [self.claim(part) for part in claim_parts]
         patients = [self.patient(child) for child in node.children]
         if info is None or subscriber is None or payer is None or not ok:
@@ -1561,6 +1582,7 @@ class _Parser:
                 level="segment",
                 code=ack_codes.SEGMENT_REQUIRED_MISSING,
             )
+        self.claim_limit(node.loop, claim_parts)
         claims = [self.claim(part) for part in claim_parts]
         if relationship is None or patient is None or not ok or any(c is None for c in claims):
             return None
@@ -1570,6 +1592,19 @@ class _Parser:
             claims=tuple(c for c in claims if c is not None),
             extras=kept.done(),
         )
+
+    def claim_limit(self, level: str, claim_parts: Sequence[list[Segment]]) -> None:
+        """The TR3 repeats loop 2300 at most 100 times under one subscriber or patient level."""
+        if len(claim_parts) > CLAIMS_PER_LEVEL:
+            who = "subscriber" if level == "2000B" else "patient"
+            self.problem(
+                "2300",
+                claim_parts[CLAIMS_PER_LEVEL][0],
+                f"expected at most {CLAIMS_PER_LEVEL} claims (2300) under one {who} level "
+                f"({level}), got {len(claim_parts)}",
+                level="segment",
+                code=ack_codes.SEGMENT_LOOP_OVER_MAXIMUM,
+            )
 
     def clm(self, clm: Segment, kept: _Kept) -> dict[str, Any] | None:
         loop = "2300"

@@ -151,6 +151,16 @@ def test_secondary_claim_carries_the_primary_adjudication() -> None:
     assert line.adjudications[0].adjustments[0].reasons[0].quantity == Decimal("2")
 
 
+def test_writer_refuses_more_than_100_claims_under_one_subscriber() -> None:
+    claims = [replace(BIOPSY, patient_control_number=f"DRCM-BX-{k:04d}") for k in range(101)]
+    assert write_837p(transaction(*claims[:100]), CLINIC_PARAMS, clock, control_numbers())
+    with pytest.raises(X12Error) as err:
+        write_837p(transaction(*claims), CLINIC_PARAMS, clock, control_numbers())
+    assert [p.render() for p in err.value.problems] == [
+        "2300: expected at most 100 claims (2300) under one subscriber level (2000B), got 101"
+    ]
+
+
 def test_writer_refuses_what_the_tr3_rejects() -> None:
     bad = replace(BIOPSY, frequency="7", references=())
     with pytest.raises(X12Error) as err:

@@ -212,3 +212,35 @@ def test_problems_carry_the_envelope_control_numbers() -> None:
         3,
         20,
     )
+
+
+def _claims_under_one_subscriber(n: int) -> str:
+    """The biopsy golden with its claim (CLM .. the last DTP) repeated `n` times, each with its
+    own CLM01, and SE01 counted again."""
+    segments = [s for s in VALID.split("~") if s]
+    clm = next(i for i, s in enumerate(segments) if s.startswith("CLM*"))
+    se = next(i for i, s in enumerate(segments) if s.startswith("SE*"))
+    claim = segments[clm:se]
+    body: list[str] = []
+    for k in range(n):
+        first, *rest = claim
+        fields = first.split("*")
+        fields[1] = f"{fields[1][:30]}{k:04d}"
+        body += ["*".join(fields), *rest]
+    out = segments[:clm] + body + segments[se:]
+    st = next(i for i, s in enumerate(out) if s.startswith("ST*"))
+    end = next(i for i, s in enumerate(out) if s.startswith("SE*"))
+    se_fields = out[end].split("*")
+    se_fields[1] = str(end - st + 1)
+    out[end] = "*".join(se_fields)
+    return "~".join(out) + "~"
+
+
+def test_more_than_100_claims_under_one_subscriber() -> None:
+    assert rendered(_claims_under_one_subscriber(100)) == (1, [])
+    _count, problems = rendered(_claims_under_one_subscriber(101))
+    per_claim = 34 - 20  # CLM .. the last DTP of the golden's claim
+    assert problems == [
+        f"2300 CLM (segment {20 + 100 * per_claim}): expected at most 100 claims (2300) under "
+        "one subscriber level (2000B), got 101"
+    ]
