@@ -39,6 +39,8 @@ class ClaimToRecord:
     payer_id: str
     total_charge: Decimal
     lines: tuple[SubmittedLine, ...]
+    #: the FHIR Claim's patient ("Patient/<id>") when the claim came from FHIR, else None
+    patient_ref: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,6 +187,7 @@ class ClaimsStore:
                         payer_id=c.payer_id,
                         total_charge=c.total_charge,
                         lines=c.lines,
+                        patient_ref=c.patient_ref,
                     )
                 )
             with self.sessions.begin() as session:

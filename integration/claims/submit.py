@@ -153,7 +153,9 @@ def _payer_id(model: Claim837Transaction, claim: Claim) -> str:
     return ""
 
 
-def _to_record(model: Claim837Transaction, claim: Claim) -> ClaimToRecord:
+def _to_record(
+    model: Claim837Transaction, claim: Claim, patient_ref: str | None = None
+) -> ClaimToRecord:
     lines: list[SubmittedLine] = []
     for line in claim.services:
         period = line.service_date
@@ -180,6 +182,7 @@ def _to_record(model: Claim837Transaction, claim: Claim) -> ClaimToRecord:
         payer_id=_payer_id(model, claim),
         total_charge=claim.total_charge,
         lines=tuple(lines),
+        patient_ref=patient_ref,
     )
 
 
@@ -200,8 +203,11 @@ def submit_claims(
     control_numbers: ControlNumberSource,
     clock: Callable[[], datetime],
     params: EnvelopeParams,
+    patient_refs: Mapping[str, str] | None = None,
 ) -> SubmissionResult:
-    """Write, store and send one 837P interchange for `claims` (see the module docstring)."""
+    """Write, store and send one 837P interchange for `claims` (see the module docstring).
+    `patient_refs`: patient control number (CLM01) -> the FHIR Claim's patient ("Patient/<id>"),
+    recorded with the claim so a denial's appeal can read that chart."""
     if not claims:
         raise SubmissionError("claims: expected at least one claim, got none")
     try:
@@ -223,7 +229,8 @@ def submit_claims(
             f"2300 CLM01: claim {known[0]} was submitted before; a claim file that failed to "
             "send is sent again with `dermrcm claims resend`, a correction needs frequency 7"
         )
-    records = [_to_record(model, c) for c in found]
+    refs = patient_refs or {}
+    records = [_to_record(model, c, refs.get(c.patient_control_number)) for c in found]
     try:
         text = write_837p(model, params, clock, control_numbers)
     except X12Error as exc:
@@ -471,3 +478,17 @@ __all__ = [
     "send_stored",
     "submit_claims",
 ]
+
+
+def fhir_patient_refs(fhir_claims: Iterable[Mapping[str, Any]]) -> dict[str, str]:
+    """Patient control number (the FHIR Claim's first identifier, 2300 CLM01) -> its
+    `Claim.patient.reference` ("Patient/<id>"), for `submit_claims(patient_refs=...)`. Claims
+    without both, or with a patient reference that is not "Patient/<id>", are left out."""
+    refs: dict[str, str] = {}
+    for claim in fhir_claims:
+        identifiers = [i for i in claim.get("identifier") or [] if i.get("value")]
+        patient = claim.get("patient") or {}
+        reference = patient.get("reference") if isinstance(patient, Mapping) else None
+        if identifiers and isinstance(reference, str) and reference.startswith("Patient/"):
+            refs[str(identifiers[0]["value"])] = reference
+    return refs

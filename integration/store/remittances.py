@@ -10,9 +10,12 @@
    number + payer id unique: a payment seen before is reported as a duplicate and not posted
    again, whatever the file name or ISA control numbers), each claim (matched to our claims by
    `integration.denials.remittance`), its lines and adjustments, the PLB adjustments, and a work
-   item for each thing a person must look at. A crash inside a payment leaves none of it.
+   item for each thing a person must look at, and the denial items of each claim
+   (`DenialStore.derive_from_posting`, in the same transaction: one item per denied line, once,
+   however often the 835 arrives). A crash inside a payment leaves none of it.
 
-`record_submitted_claim(...)` records a claim we submitted (the 837P writer calls it).
+`record_submitted_claim(...)` records a claim we submitted (the 837P writer calls it), with the
+FHIR Patient it is for when known (`patient_ref`, "Patient/<id>": an appeal reads that chart).
 
 Logs carry file ids, hashes, trace numbers and counts only: never names, member ids or patient
 control numbers.
@@ -42,6 +45,7 @@ from integration.denials.remittance import (
     is_reversal,
     match_claim,
 )
+from integration.store.denials import DenialStore
 from integration.store.models import (
     Claim,
     ClaimLine,
@@ -172,10 +176,12 @@ class RemittanceStore:
         sessions: sessionmaker[Session],
         categories: DenialCategories | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        denials: DenialStore | None = None,
     ) -> None:
         self.sessions = sessions
         self.categories = categories or default_categories()
         self.clock = clock
+        self.denials = denials or DenialStore(sessions, clock, categories=self.categories)
 
     # -- our claims --
 
@@ -188,9 +194,15 @@ class RemittanceStore:
         lines: Sequence[SubmittedLine],
         payer_claim_number: str | None = None,
         status: str = "submitted",
+        patient_ref: str | None = None,
     ) -> int:
         """Record a claim we submitted with its lines; returns its id. A second claim with the
-        same patient control number is refused (IntegrityError)."""
+        same patient control number is refused (IntegrityError). `patient_ref`: the FHIR Patient
+        ("Patient/<id>") the claim is for, when known."""
+        if patient_ref is not None and not (
+            patient_ref.startswith("Patient/") and len(patient_ref) > len("Patient/")
+        ):
+            raise ValueError(f"patient_ref: expected 'Patient/<id>', got {patient_ref!r}")
         now = self.clock()
         with self.sessions.begin() as session:
             claim = Claim(
@@ -198,6 +210,7 @@ class RemittanceStore:
                 payer_id=payer_id,
                 payer_claim_number=payer_claim_number,
                 total_charge_cents=cents(total_charge),
+                patient_ref=patient_ref,
                 status=status,
                 created_at=now,
                 updated_at=now,
@@ -437,6 +450,7 @@ class RemittanceStore:
             reverses = session.scalars(query.order_by(RemittanceClaimPosting.id.desc())).first()
             if reverses is not None:
                 reverses.reversed = True
+                self.denials.close_reversed(session, reverses.id)
         posting = RemittanceClaimPosting(
             payment_id=payment_id,
             claim_id=ours.id if ours else None,
@@ -454,6 +468,16 @@ class RemittanceStore:
         for adj in cp.adjustments:
             session.add(self._adjustment(posting.id, None, adj))
         queued = self._post_lines(session, payment_id, posting, match)
+        self.denials.derive_from_posting(
+            session,
+            posting.id,
+            filing_indicator=cp.filing_indicator,
+            claim_remarks=cp.outpatient.remark_codes if cp.outpatient else (),
+            line_remarks={
+                n: [r.code for r in service.remarks if r.qualifier == "HE"]
+                for n, service in enumerate(cp.services, start=1)
+            },
+        )
         if match.claim is None:
             queued += self._queue(
                 session,
