@@ -134,6 +134,27 @@ class Settings(BaseSettings):
         default=None,
         description="FHIR base the reauthorization watcher reads charts from as a backend service; `dermrcm run` uses its sandbox EHR; unset otherwise: no watcher",
     )
+    chart_fhir_base: str | None = Field(
+        default=None,
+        description="FHIR base billing staff's screens read a denial's chart from (drafting an appeal from the worklist) as the backend service; `dermrcm run` uses its sandbox EHR; unset: drafting needs a clinician's launch for that patient",
+    )
+    appeal_polish_endpoint: str | None = Field(
+        default=None,
+        description="Base URL of an OpenAI-compatible API ({base}/chat/completions) that may reword appeal letters; unset (the default): no polish",
+    )
+    appeal_polish_allow_phi_to: str | None = Field(
+        default=None,
+        description="The letter's sentences hold patient data: they are sent only when this names exactly the same URL as appeal_polish_endpoint (an explicit consent per endpoint)",
+    )
+    appeal_polish_model: str = Field(
+        default="gpt-4o-mini", description="Model name sent to the polish endpoint"
+    )
+    appeal_polish_timeout: float = Field(
+        default=30.0, gt=0, description="Seconds to wait for the polish endpoint"
+    )
+    appeal_polish_api_key: str | None = Field(
+        default=None, description="Bearer token for the polish endpoint, when it needs one"
+    )
     reauth_interval_hours: float = Field(
         default=24.0, gt=0, description="Hours between two rounds of the reauthorization watcher"
     )

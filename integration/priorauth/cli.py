@@ -26,7 +26,7 @@ def _read_order(path: Path) -> Any:
         sys.exit(2)
 
 
-def _client(fhir_base: str, token: str | None) -> Any:
+def fhir_client(fhir_base: str, token: str | None) -> Any:
     from integration.fhir.client import ClientOptions, FhirClient
     from integration.settings import Settings
 
@@ -96,7 +96,7 @@ def _check(
             f"expected one of {', '.join(sorted(refs.library.payers))}, got {payer!r}",
             param_hint="--payer",
         )
-    client = _client(fhir_base, token)
+    client = fhir_client(fhir_base, token)
     try:
         result = pa_check(client, patient, order, when, refs, load_evidence_maps(), payer_id=payer)
     except OrderError as exc:
@@ -656,7 +656,7 @@ def reauth_command(
     day = _date(today, "--today")
     refs = load_pa_references()
     maps = load_evidence_maps()
-    client = _client(fhir_base, token)
+    client = fhir_client(fhir_base, token)
 
     def check(case: PaCase, service: date) -> PaCheck:
         return pa_check(
