@@ -10,12 +10,14 @@ from pathlib import Path
 
 import click
 
+from integration.appeals.cli import appeal_command
 from integration.claims.cli import claims_command
 from integration.coding.refdata_cli import refdata_command
 from integration.coding.risk_cli import risk_command
 from integration.coding.scrub_cli import scrub_command
 from integration.coding.suggest_cli import suggest_command
 from integration.denials.cli import era_command
+from integration.denials.worklist_cli import denials_command
 from integration.hl7v2.cli import hl7_command
 from integration.priorauth.cli import pa_command
 from integration.sandbox.cli import sandbox_command
@@ -30,13 +32,17 @@ def main() -> None:
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
         stream=sys.stderr,
     )
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    # third-party progress lines (migrations, PDF layout, font subsetting) are not our log
+    for noisy in ("alembic", "weasyprint", "fontTools"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 main.add_command(sandbox_command)
 main.add_command(hl7_command)
 main.add_command(pa_command)
 main.add_command(era_command)
+main.add_command(denials_command)
+main.add_command(appeal_command)
 main.add_command(claims_command)
 main.add_command(x12_command)
 main.add_command(scrub_command)

@@ -19,6 +19,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.sql import text
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -624,6 +625,16 @@ class Appeal(Base):
     """One appeal of a denial at one level (1 first, 2 second-level after an upheld first)."""
 
     __tablename__ = "appeal"
+    # one appeal in progress per denial (a second level opens once the first is decided)
+    __table_args__ = (
+        Index(
+            "uq_appeal_open_denial",
+            "denial_id",
+            unique=True,
+            sqlite_where=text("status <> 'decided'"),
+            postgresql_where=text("status <> 'decided'"),
+        ),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     denial_id: Mapped[int] = mapped_column(BigId, ForeignKey("denial_item.id"), index=True)

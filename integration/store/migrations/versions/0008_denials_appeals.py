@@ -110,6 +110,14 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_appeal_denial_id"), "appeal", ["denial_id"], unique=False)
     op.create_index(op.f("ix_appeal_status"), "appeal", ["status"], unique=False)
+    op.create_index(
+        "uq_appeal_open_denial",
+        "appeal",
+        ["denial_id"],
+        unique=True,
+        sqlite_where=sa.text("status <> 'decided'"),
+        postgresql_where=sa.text("status <> 'decided'"),
+    )
     op.create_table(
         "denial_event",
         sa.Column("id", BigId, autoincrement=True, nullable=False),
