@@ -64,7 +64,10 @@ def run(sandbox: bool = True, settings: Settings | None = None, hl7: bool = True
         payer_url = settings.payer_url or f"{sandbox_server.base_url}/payer"
         clearinghouse_url = settings.clearinghouse_url or f"{sandbox_server.base_url}/clearinghouse"
         settings = settings.with_changes(
-            issuers=issuers, payer_url=payer_url, clearinghouse_url=clearinghouse_url
+            issuers=issuers,
+            payer_url=payer_url,
+            clearinghouse_url=clearinghouse_url,
+            chart_fhir_base=settings.chart_fhir_base or fhir_base(sandbox_config),
         )
         reauth_base = reauth_base or fhir_base(sandbox_config)
 

@@ -9,6 +9,7 @@ from decimal import Decimal
 from flask import Flask, Response, g, request
 
 from integration.api import cds_hooks
+from integration.appeals.polish import PolishSettings
 from integration.mapping.evidence_maps import load_evidence_maps
 from integration.paths import project_root
 from integration.settings import Settings
@@ -21,7 +22,7 @@ from integration.store.secrets import TokenCipher, load_or_create_secret
 from integration.store.smart_sessions import SmartSessionStore
 from smart_app import errors
 from smart_app.services import AppServices
-from smart_app.views import coding, evidence, interfaces, launch, priorauth
+from smart_app.views import coding, denials, evidence, interfaces, launch, priorauth
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +69,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     # the rule library is loaded on the first PA request, not here (it takes a second)
     app.extensions["dermrcm.pa_reviews"] = PaReviewStore(sessions, lambda: services.pa_references)
     app.extensions["dermrcm.pa_submissions"] = PaSubmissionStore(sessions)
+    app.extensions["dermrcm.appeals.polish"] = PolishSettings.from_settings(settings)
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.jinja_env.filters["num"] = _number
     errors.register(app)
@@ -76,6 +78,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(interfaces.bp)
     app.register_blueprint(priorauth.bp)
     app.register_blueprint(coding.bp)
+    app.register_blueprint(denials.bp)
     app.register_blueprint(cds_hooks.create_blueprint(settings, services.maps))
     ancestors = " ".join(["'self'", *services.frame_ancestors()])
 

@@ -12,11 +12,7 @@ and each such view is logged (the message id and the requester's address, never 
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
-import hmac
-import ipaddress
 import logging
 import re
 from collections.abc import Iterator
@@ -47,6 +43,7 @@ from integration.hl7v2.ingest import decode
 from integration.hl7v2.message import Header, parse_message
 from integration.settings import Settings
 from integration.store.hl7_inbox import STATUSES, InboxRow, get_message, inbox_stats, list_messages
+from smart_app.access import from_loopback, presented_token, same_secret
 from smart_app.views.context import services
 
 log = logging.getLogger(__name__)
@@ -77,7 +74,6 @@ COUNTS: tuple[tuple[str, str, str], ...] = (
     ("pending", "Pending", "received"),
 )
 _SEGMENT_AT = re.compile(r"(?:\(segment (\d+)\)|^segment (\d+))")
-_PROXY_HEADERS = ("Forwarded", "X-Forwarded-For", "X-Real-IP")
 
 
 class Problem(Exception):
@@ -107,47 +103,14 @@ def _serializer(token: str) -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(current_app.secret_key or "", salt=f"interfaces:{digest}")
 
 
-def _presented_token() -> str | None:
-    """The token in `Authorization: Bearer <token>` or Basic (any user, the token as password)."""
-    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
-    scheme = scheme.lower()
-    if scheme == "bearer":
-        return value.strip() or None
-    if scheme == "basic":
-        try:
-            decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError):
-            return None
-        return decoded.partition(":")[2] or None
-    return None
-
-
-def _same(presented: str, token: str) -> bool:
-    return hmac.compare_digest(presented.encode("utf-8"), token.encode("utf-8"))
-
-
-def _from_loopback() -> bool:
-    """The request came from this machine, and not through a proxy on it."""
-    if any(name in request.headers for name in _PROXY_HEADERS):
-        return False
-    address = (request.remote_addr or "").split("%", 1)[0]
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return False
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        return ip.ipv4_mapped.is_loopback
-    return ip.is_loopback
-
-
 def _access() -> str | None:
     """How this request may see the screens (bearer, basic, cookie, loopback), or None."""
     settings = _settings()
     token = settings.admin_token
     if not token:
-        return "loopback" if _from_loopback() else None
-    presented = _presented_token()
-    if presented is not None and _same(presented, token):
+        return "loopback" if from_loopback() else None
+    presented = presented_token()
+    if presented is not None and same_secret(presented, token):
         return request.headers.get("Authorization", "").partition(" ")[0].lower()
     cookie = request.cookies.get(COOKIE)
     if cookie:
@@ -221,11 +184,11 @@ def login() -> Redirect:
     token = settings.admin_token
     target = _local_next(request.form.get("next"))
     if not token:
-        if _from_loopback():
+        if from_loopback():
             return redirect(target, code=303)
         raise _refusal()
     presented = request.form.get("token", "")
-    if not presented or not _same(presented, token):
+    if not presented or not same_secret(presented, token):
         log.warning("interfaces sign-in refused requester=%s", request.remote_addr)
         _fail("forbidden", "That is not the admin token. Check DERMRCM_ADMIN_TOKEN.", 403)
     log.info("interfaces sign-in requester=%s", request.remote_addr)
