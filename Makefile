@@ -41,6 +41,7 @@ bench: $(TEST_STAMP)
 	$(PY) bench/pa_packet.py
 	$(PY) bench/x12_read.py
 	$(PY) bench/scrub.py
+	$(PY) bench/appeal_draft.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
