@@ -8,14 +8,21 @@ source kind "rule") become `EvidenceFact`s, arranged in a tree the letter templa
 (`f.latest.PASI.value`, `f.therapies`, `f.denial.reason`, ...). A value the chart lacks is absent
 from the tree (the template's sentence then goes to the letter's `missing`), never invented.
 
+A payer criterion enters a letter as the payer would read it: its `letter_text` when the rule
+file gives one, else its `text` without derm-rcm's [bracketed] notes (`letter_criterion_text`).
+The rule's `text` may carry our own notes (what the chart can't show, how we read the policy):
+those belong on the checklist, never in a letter to the payer.
+
 Nothing here logs: the facts are PHI.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import cache
 from typing import Any
 
 from integration.appeals.letter import AttachmentRef, EvidenceFact, SourceRef
@@ -28,7 +35,9 @@ from integration.domain.evidence import (
     Outcome,
     Therapy,
 )
-from integration.domain.priorauth import Assessment, Status
+from integration.domain.priorauth import Assessment, RuleRef, Status
+from integration.mapping.loader import load_document
+from integration.paths import mappings_dir
 
 #: a fact tree: named facts, lists of fact trees, or nested trees
 Tree = dict[str, Any]
@@ -206,7 +215,62 @@ def _denial_tree(facts: LetterFacts, denial: DenialItem, code_labels: Mapping[st
     return out
 
 
-def _rule_tree(facts: LetterFacts, assessment: Assessment, src: SourceRef) -> Tree:
+#: a derm-rcm note inside a criterion's text: "[...]", or a parenthesis naming derm-rcm
+_NOTES = re.compile(r"\s*\[[^\[\]]*\]|\s*\([^()]*\bderm-rcm\b[^()]*\)", re.IGNORECASE)
+
+#: (rule id, version, criterion id, criterion text) -> the criterion's `letter_text`
+LetterTexts = Mapping[tuple[str, int, str, str], str]
+
+
+@cache
+def payer_letter_texts() -> LetterTexts:
+    """Every `letter_text` of the payer rules under `mappings/payers/` (read once), keyed by the
+    rule version and the criterion's id and text (a reauthorization criterion may share an id)."""
+    base = mappings_dir()
+    out: dict[tuple[str, int, str, str], str] = {}
+    for path in sorted((base / "payers").rglob("*.yaml")):
+        doc = load_document(path, base)
+        if doc.kind != "payer-rule":
+            continue
+        approval = doc.data.get("approval") or {}
+        for group in (doc.data.get("criteria"), approval.get("reauth_criteria")):
+            if not isinstance(group, list):
+                continue
+            for c in group:
+                if "letter_text" in c:
+                    out[(doc.id, doc.version, str(c["id"]), str(c["text"]))] = str(c["letter_text"])
+    return out
+
+
+def strip_notes(text: str) -> str:
+    """`text` without derm-rcm's [bracketed] notes (or a parenthesis naming derm-rcm)."""
+    plain_text = _NOTES.sub("", text)
+    plain_text = re.sub(r"\s+([,.;:])", r"\1", re.sub(r"\s+", " ", plain_text)).strip()
+    return plain_text.rstrip(" ,;:")
+
+
+def letter_criterion_text(
+    rule: RuleRef | None,
+    criterion_id: str,
+    text: str,
+    letter_texts: LetterTexts | None = None,
+) -> str:
+    """What a letter says for a payer criterion: the rule's `letter_text` for it, else its
+    `text` without derm-rcm's notes."""
+    texts = payer_letter_texts() if letter_texts is None else letter_texts
+    if rule is not None:
+        found = texts.get((rule.id, rule.version, criterion_id, text))
+        if found is not None:
+            return found
+    return strip_notes(text)
+
+
+def _rule_tree(
+    facts: LetterFacts,
+    assessment: Assessment,
+    src: SourceRef,
+    letter_texts: LetterTexts | None = None,
+) -> Tree:
     rule = assessment.rule
     assert rule is not None
     out: Tree = {
@@ -219,7 +283,8 @@ def _rule_tree(facts: LetterFacts, assessment: Assessment, src: SourceRef) -> Tr
     met: list[Tree] = []
     unmet: list[Tree] = []
     for c in assessment.criteria:
-        item = {"text": facts.add("text", c.text, f"criterion {c.id}", src), "id": c.id}
+        said = letter_criterion_text(rule, c.id, c.text, letter_texts)
+        item = {"text": facts.add("text", said, f"criterion {c.id}", src), "id": c.id}
         (met if c.status is Status.MET else unmet).append(item)
         if c.status is Status.MISSING:
             for what in c.missing or (c.detail,):
@@ -246,9 +311,11 @@ def build_facts(
     authorization: AuthorizationFact | None = None,
     code_labels: Mapping[str, str] | None = None,
     note_refs: Mapping[str, str] | None = None,
+    letter_texts: LetterTexts | None = None,
 ) -> LetterFacts:
     """Every fact a letter for `denial` may state. `note_refs`: the chart's clinical notes
-    ("DocumentReference/x" -> title) to attach; `code_labels`: our short labels by code."""
+    ("DocumentReference/x" -> title) to attach; `code_labels`: our short labels by code;
+    `letter_texts`: the payer criteria's letter wording (default: `payer_letter_texts()`)."""
     facts = LetterFacts(tree={})
     tree = facts.tree
     tree["denial"] = _denial_tree(facts, denial, code_labels or {})
@@ -256,7 +323,7 @@ def build_facts(
     facts.rule_source = src
     prefixes: tuple[str, ...] = ()
     if assessment is not None and src is not None:
-        tree["rule"] = _rule_tree(facts, assessment, src)
+        tree["rule"] = _rule_tree(facts, assessment, src, letter_texts)
         tree["service"] = tree["rule"]["service"]
     if denial.remit_date is None and denial.service_date is None and denial.source == "835":
         facts.missing.append("the 835 gives no remittance or service date")

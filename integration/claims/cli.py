@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from integration.settings import Settings
     from integration.store.control_numbers import StoredControlNumbers
     from integration.x12.envelope import EnvelopeParams
+    from integration.x12.t837_005010x222a1 import Party
 
 
 def envelope_params(settings: Settings) -> EnvelopeParams:
@@ -78,31 +79,107 @@ def claims_command() -> None:
     """837P claim submission through the clearinghouse: submit, poll, status."""
 
 
+def header_parties(
+    settings: Settings,
+    submitter_name: str | None,
+    submitter_phone: str | None,
+    receiver_name: str | None,
+) -> tuple[Party, Party]:
+    """1000A (NM1*41 with PER) and 1000B (NM1*40) for claims made from FHIR Claims, which
+    carry neither: the ids are the settings' ISA ids (submitter_id, receiver_id, qualifier 46
+    ETIN), the names and the submitter's phone are given on the command line."""
+    from integration.x12.t837_005010x222a1 import Contact, Party
+
+    for option, value in (
+        ("--submitter-name", submitter_name),
+        ("--submitter-phone", submitter_phone),
+        ("--receiver-name", receiver_name),
+    ):
+        if not value or not value.strip():
+            what = {
+                "--submitter-name": "the submitter's name (1000A NM103)",
+                "--submitter-phone": "the submitter's contact phone (1000A PER04)",
+                "--receiver-name": "the receiver's name (1000B NM103)",
+            }[option]
+            raise click.UsageError(
+                f"{option}: expected {what} for claims made from FHIR Claims, got nothing"
+            )
+    assert submitter_name and submitter_phone and receiver_name
+    submitter = Party(
+        entity_code="41",
+        entity_type="2",
+        last_or_organization=submitter_name.strip(),
+        id_qualifier="46",
+        id=settings.submitter_id,
+        contacts=(Contact("IC", "", (("TE", submitter_phone.strip()),)),),
+    )
+    receiver = Party(
+        entity_code="40",
+        entity_type="2",
+        last_or_organization=receiver_name.strip(),
+        id_qualifier="46",
+        id=settings.receiver_id,
+    )
+    return submitter, receiver
+
+
 @claims_command.command("submit")
 @click.argument("claims_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-def submit_command(claims_file: Path) -> None:
+@click.option("--submitter-name", help="FHIR Claims only: our name as submitter (1000A NM103).")
+@click.option(
+    "--submitter-phone", help="FHIR Claims only: the submitter contact's phone (1000A PER04)."
+)
+@click.option("--receiver-name", help="FHIR Claims only: the clearinghouse's name (1000B NM103).")
+def submit_command(
+    claims_file: Path,
+    submitter_name: str | None,
+    submitter_phone: str | None,
+    receiver_name: str | None,
+) -> None:
     """Send the claims of CLAIMS_FILE as one 837P interchange.
 
     CLAIMS_FILE holds what `dermrcm x12 parse` prints for an 837P (documents with a "model"
-    key) or plain claim JSON, one document per line or one after another. The file is stored
+    key), plain claim JSON, or FHIR R4 Claims (a Claim, or a Bundle holding one and the
+    resources it names), one document per line or one after another. A FHIR Claim is made an
+    837P and recorded with its patient (Claim.patient), so its denials name the chart an appeal
+    reads; it needs --submitter-name, --submitter-phone and --receiver-name. The file is stored
     before it is sent; when the clearinghouse cannot be reached it stays stored (exit code 1)
     and `dermrcm claims resend` sends it again."""
-    from integration.claims.submit import SubmissionError, read_claims_json, submit_claims
+    from integration.claims.submit import (
+        SubmissionError,
+        fhir_claim_inputs,
+        is_fhir_claim,
+        read_claims_json,
+        submit_claims,
+    )
 
     settings = _settings()
     try:
         documents = read_claims_json(claims_file.read_text(encoding="utf-8"))
     except ValueError as exc:
         raise click.ClickException(f"{claims_file}: {exc}") from None
+    inputs: list[Any] = list(documents)
+    patient_refs: dict[str, str] = {}
+    if any(is_fhir_claim(d) for d in documents):
+        submitter, receiver = header_parties(
+            settings, submitter_name, submitter_phone, receiver_name
+        )
+        try:
+            inputs, patient_refs = fhir_claim_inputs(
+                documents, submitter=submitter, receiver=receiver
+            )
+        except SubmissionError as exc:
+            raise click.ClickException(f"{claims_file}: {exc}") from None
     with _stores(settings) as (store, numbers):
         try:
             result = submit_claims(
-                documents,
+                inputs,
                 clearinghouse_for(settings),
                 store,
                 numbers,
                 lambda: datetime.now(UTC).replace(tzinfo=None),
                 envelope_params(settings),
+                patient_refs=patient_refs,
             )
         except SubmissionError as exc:
             raise click.ClickException(f"{claims_file}: {exc}") from None

@@ -12,6 +12,13 @@
 4. sends it. When the clearinghouse cannot be reached the file stays stored (`send_failed`)
    and `send_stored` sends it again, byte for byte.
 
+`fhir_claim_inputs(documents, submitter=..., receiver=...)` turns the FHIR R4 Claims among the
+documents (a Claim, or a Bundle holding one with the resources it names) into their 837P
+transactions (`integration.x12.fhir_claim.claim_837_from_fhir`) and keeps each one's patient
+(`Claim.patient`, resolved to "Patient/<id>" through the Bundle) by CLM01, for
+`submit_claims(patient_refs=...)`: the claim is recorded with its patient, so its denials name
+the chart an appeal reads.
+
 `poll(clearinghouse, store)` fetches every waiting file, stores it raw first (clearinghouse id and
 SHA-256 unique), then routes it by ST01: 999 -> the claim file with that GS06/ST02 is accepted
 or rejected; 277CA -> each claim (TRN02 of the patient level, else REF*EJ) is accepted or
@@ -42,10 +49,12 @@ from integration.x12.envelope import (
     read_transactions,
 )
 from integration.x12.errors import X12Error
+from integration.x12.fhir_claim import FhirClaimError, claim_837_from_fhir
 from integration.x12.t277_005010x212 import claim_statuses, read_277
 from integration.x12.t837_005010x222a1 import (
     Claim,
     Claim837Transaction,
+    Party,
     claim_from_json,
     write_837p,
 )
@@ -120,6 +129,72 @@ def read_claims_json(text: str) -> list[Mapping[str, Any]]:
                 raise ValueError(f"{where}: expected a JSON object, got {type(item).__name__}")
             out.append(item)
     return out
+
+
+def is_fhir_claim(document: Mapping[str, Any]) -> bool:
+    """A FHIR Claim, or a Bundle (the 837 JSON has no resourceType)."""
+    return document.get("resourceType") in ("Claim", "Bundle")
+
+
+def _fhir_claim_of(document: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    if document.get("resourceType") == "Claim":
+        return document
+    for entry in document.get("entry") or []:
+        resource = entry.get("resource") if isinstance(entry, Mapping) else None
+        if isinstance(resource, Mapping) and resource.get("resourceType") == "Claim":
+            return resource
+    return None
+
+
+def _patient_reference(document: Mapping[str, Any], claim: Mapping[str, Any]) -> str | None:
+    """Claim.patient as "Patient/<id>": as written, through the Bundle's fullUrl (urn:uuid or
+    absolute), or the tail of an absolute URL; None when it names no Patient."""
+    patient = claim.get("patient")
+    ref = patient.get("reference") if isinstance(patient, Mapping) else None
+    if not isinstance(ref, str) or not ref:
+        return None
+    for entry in document.get("entry") or []:
+        resource = entry.get("resource") if isinstance(entry, Mapping) else None
+        if (
+            isinstance(resource, Mapping)
+            and entry.get("fullUrl") == ref
+            and resource.get("resourceType") == "Patient"
+            and resource.get("id")
+        ):
+            return f"Patient/{resource['id']}"
+    if ref.startswith("urn:"):
+        return None
+    tail = ref.split("/_history/")[0].rstrip("/").split("/")[-2:]
+    return "/".join(tail) if len(tail) == 2 and tail[0] == "Patient" and tail[1] else None
+
+
+def fhir_claim_inputs(
+    documents: Sequence[Mapping[str, Any]], *, submitter: Party, receiver: Party
+) -> tuple[list[ClaimInput], dict[str, str]]:
+    """The documents with each FHIR Claim (or Bundle) replaced by its 837P transaction, and
+    the patient of each such claim by CLM01 (module docstring); 837 JSON passes through.
+    SubmissionError naming the document (1-based) and every located problem of a Claim that
+    can't be made an 837P."""
+    out: list[ClaimInput] = []
+    claims: list[Mapping[str, Any]] = []
+    for number, document in enumerate(documents, start=1):
+        if not is_fhir_claim(document):
+            out.append(document)
+            continue
+        try:
+            model = claim_837_from_fhir(document, submitter=submitter, receiver=receiver)
+        except FhirClaimError as exc:
+            raise SubmissionError(f"document {number}: {exc}") from None
+        out.append(model)
+        claim = _fhir_claim_of(document)
+        if claim is not None:
+            claims.append(
+                {
+                    "identifier": claim.get("identifier") or [],
+                    "patient": {"reference": _patient_reference(document, claim)},
+                }
+            )
+    return out, fhir_patient_refs(claims)
 
 
 def as_transaction(item: ClaimInput, where: str = "$") -> Claim837Transaction:
@@ -472,6 +547,9 @@ __all__ = [
     "SubmissionError",
     "SubmissionResult",
     "as_transaction",
+    "fhir_claim_inputs",
+    "fhir_patient_refs",
+    "is_fhir_claim",
     "merge",
     "poll",
     "read_claims_json",

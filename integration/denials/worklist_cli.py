@@ -7,6 +7,7 @@ Register in integration/cli.py with:
 
 `list --json` prints {"denials": [item + {"likelihood": {...}}], "count": n}; `show ID` one item
 with its events and likelihood; `assign ID --to WHO`; `status ID STATUS --reason WHY`;
+`set-patient ID --patient Patient/<id>` for a denial whose claim named no patient;
 `sync-pa` adds the PA cases in state denied; `likelihood-eval --synthetic` evaluates the
 overturn-likelihood method on an invented history (docs/appeal-likelihood.md).
 """
@@ -168,6 +169,37 @@ def status_command(denial_id: int, status: str, reason: str, actor: str) -> None
         except ValueError as exc:
             raise click.ClickException(str(exc)) from None
     _echo(item.to_json())
+
+
+@denials_command.command("set-patient")
+@click.argument("denial_id", type=int)
+@click.option(
+    "--patient",
+    "patient_ref",
+    required=True,
+    help="The FHIR patient, Patient/<id> (the biller knows it from the 835's patient).",
+)
+@click.option(
+    "--replace", is_flag=True, help="Correct a patient already recorded (audited old -> new)."
+)
+@click.option("--actor", default="cli", show_default=True)
+def set_patient_command(denial_id: int, patient_ref: str, replace: bool, actor: str) -> None:
+    """Record the FHIR patient of a denial whose claim names none: on the item, the other
+    items of its claim that name none, and our claim; an appeal can then read the chart."""
+    from integration.store.denials import PATIENT_REF
+
+    if not PATIENT_REF.match(patient_ref):
+        raise click.BadParameter(
+            f"expected Patient/<id>, got {patient_ref!r}", param_hint="--patient"
+        )
+    with _store() as store:
+        _get(store, denial_id)
+        try:
+            item = store.set_patient(denial_id, patient_ref, actor=actor, replace=replace)
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from None
+        events = store.events(denial_id)
+    _echo({**item.to_json(), "events": [e.to_json() for e in events]})
 
 
 @denials_command.command("sync-pa")

@@ -14,7 +14,7 @@ from integration.domain.evidence import Problem
 from integration.evidence.chart import ChartData
 from integration.evidence.fhir_json import parse_resources
 from integration.fhir.client import FhirClient, SearchResult
-from integration.fhir.errors import FhirHttpError
+from integration.fhir.errors import FhirForbidden, FhirHttpError
 
 log = logging.getLogger(__name__)
 
@@ -29,10 +29,17 @@ CHART_SEARCHES: dict[str, dict[str, str]] = {
     "DocumentReference": {},
     "Procedure": {},
     "DiagnosticReport": {},
+    # orders: evidence reads none, but an appeal for a procedure (Mohs) finds its payer rule
+    # from the chart's ServiceRequest, as a biologic's does from its MedicationRequest
+    "ServiceRequest": {},
 }
 
 #: statuses meaning "this server doesn't do that search": reported, not fatal
 UNSUPPORTED = frozenset({400, 404, 405, 501})
+
+#: searches the evidence itself doesn't need: a token without their scope (403, e.g. a CDS Hooks
+#: fhirAuthorization scoped to the evidence types) reads the rest, the refusal reported
+OPTIONAL_SEARCHES = frozenset({"ServiceRequest"})
 
 
 @dataclass(slots=True)
@@ -187,9 +194,13 @@ def _search_job(
     patient_id: str,
     select: Select | None,
 ) -> Callable[[], _Read]:
-    def search() -> SearchResult | FhirHttpError:
+    def search() -> SearchResult | FhirHttpError | FhirForbidden:
         try:
             return client.search(type_name, params)
+        except FhirForbidden as exc:
+            if type_name in OPTIONAL_SEARCHES:
+                return exc
+            raise
         except FhirHttpError as exc:
             if exc.status == 400 and "_include" in params:
                 # a strict server that refuses the _include: the references are read afterwards
@@ -205,6 +216,11 @@ def _search_job(
     def run() -> _Read:
         out = _Read()
         result = search()
+        if isinstance(result, FhirForbidden):
+            out.problems.append(
+                Problem(type_name, f"not read: the token may not search {type_name}")
+            )
+            return out
         if isinstance(result, FhirHttpError):
             out.problems.append(
                 Problem(type_name, f"search not available on this server: {result}")

@@ -8,6 +8,11 @@
   id), the same 835 arriving twice makes one item per denied line.
 - `sync_pa_denials()` adds an item for each PA case in state denied ("pa:<case id>"), once.
 - `list`, `get`, `assign`, `set_status`, `events`: the worklist and its audit trail.
+- `set_patient(id, "Patient/<id>")`: the FHIR patient of a denial whose claim named none (a
+  claim we did not record, or recorded without its patient), told by the biller who knows it
+  from the 835: stored on the item, on the other items of the same claim that name no patient,
+  and on our claim, with an event on each item.
+- `ids_from_remittance_file(file_id)`: the items derived from one 835 file's payments.
 
 Logs and events carry ids and codes only: no names, member ids or patient control numbers.
 """
@@ -17,6 +22,7 @@ from __future__ import annotations
 import builtins
 import json
 import logging
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -47,6 +53,12 @@ from integration.store.models import DenialItem as DenialRow
 log = logging.getLogger(__name__)
 CENT = Decimal("0.01")
 SORTS = ("amount", "deadline", "id")
+#: "Patient/<id>", the id as FHIR R4 allows it (http://hl7.org/fhir/R4/datatypes.html#id)
+PATIENT_REF = re.compile(r"^Patient/[A-Za-z0-9\-.]{1,64}$")
+
+
+class PatientConflict(ValueError):
+    """The denial or its claim already names another patient."""
 
 
 def _cents(amount: Decimal) -> int:
@@ -367,10 +379,10 @@ class DenialStore:
         with self.sessions.begin() as session:
             items = []
             for case in session.scalars(select(PaCase).where(PaCase.state == "denied")):
-                items.append(self._pa_item(case))
+                items.append(self.pa_item(case))
             return self.add_items(session, items, actor)
 
-    def _pa_item(self, case: PaCase) -> DenialItem:
+    def pa_item(self, case: PaCase) -> DenialItem:
         order = json.loads(case.order_json or "{}")
         procedure = _order_code(order)
         decided = case.updated_at.date()
@@ -491,6 +503,110 @@ class DenialStore:
             raise KeyError(f"denial: no denial item {denial_id}")
         detail = f"status {current.status} -> {status}: {reason.strip()}"
         return self._change(denial_id, actor, "status", detail, status=status)
+
+    def set_patient(
+        self, denial_id: int, patient_ref: str, *, actor: str, replace: bool = False
+    ) -> DenialItem:
+        """Record the FHIR patient ("Patient/<id>") of a denial whose claim named none: on the
+        item, on the other items of its claim (same claim, or same 835 claim posting) that
+        name no patient (or, replacing, the old one), and on our claim; an event on each item
+        changed.
+        The same patient again changes nothing. Another patient already on the item or the
+        claim raises PatientConflict unless `replace` (a correction, audited old -> new).
+        KeyError for an unknown item, ValueError for a reference that is not "Patient/<id>"."""
+        if not PATIENT_REF.match(patient_ref):
+            raise ValueError(f"patient: expected 'Patient/<id>', got {patient_ref!r}")
+        with self.sessions.begin() as session:
+            row = session.get(DenialRow, denial_id, with_for_update=True)
+            if row is None:
+                raise KeyError(f"denial: no denial item {denial_id}")
+            claim = session.get(Claim, row.claim_id, with_for_update=True) if row.claim_id else None
+            for where, current in (
+                (f"denial {denial_id}", row.patient_ref),
+                (f"claim {row.claim_id}", claim.patient_ref if claim else None),
+            ):
+                if current and current != patient_ref and not replace:
+                    raise PatientConflict(
+                        f"{where}: patient: expected none (or {patient_ref}), got {current}; "
+                        "use --replace to correct it"
+                    )
+            now = self.clock()
+            siblings: builtins.list[DenialRow] = []
+            if row.claim_id is not None or row.claim_posting_id is not None:
+                # a correction (replace) moves the claim's items off the old patient too
+                olds = {row.patient_ref, claim.patient_ref if claim else None} - {None}
+                olds.discard(patient_ref)
+                query = select(DenialRow).where(
+                    DenialRow.id != row.id,
+                    DenialRow.patient_ref.is_(None) | DenialRow.patient_ref.in_(sorted(olds)),
+                )
+                if row.claim_id is not None:
+                    query = query.where(DenialRow.claim_id == row.claim_id)
+                else:
+                    query = query.where(DenialRow.claim_posting_id == row.claim_posting_id)
+                siblings = list(session.scalars(query.order_by(DenialRow.id)))
+            claim_changed = claim is not None and claim.patient_ref != patient_ref
+            if claim is not None and claim_changed:
+                claim.patient_ref = patient_ref
+                claim.updated_at = now
+            for item in [row, *siblings]:
+                if item.patient_ref == patient_ref:
+                    if item is row and claim_changed and claim is not None:
+                        detail = f"claim {claim.id} patient -> {patient_ref}: told for this denial"
+                        session.add(
+                            DenialEvent(
+                                denial_id=item.id,
+                                at=now,
+                                actor=actor,
+                                kind="patient",
+                                detail=detail,
+                            )
+                        )
+                    continue
+                how = (
+                    "told for this denial"
+                    if item is row
+                    else f"told for denial {row.id} of the same claim"
+                )
+                detail = f"patient {item.patient_ref or '-'} -> {patient_ref}: {how}"
+                if claim_changed and item is row and claim is not None:
+                    detail += f"; claim {claim.id} too"
+                item.patient_ref = patient_ref
+                item.updated_at = now
+                session.add(
+                    DenialEvent(
+                        denial_id=item.id, at=now, actor=actor, kind="patient", detail=detail
+                    )
+                )
+            session.flush()
+            log.info(
+                "denial patient set",
+                extra={
+                    "denial_id": denial_id,
+                    "claim_id": row.claim_id,
+                    "siblings": len(siblings),
+                    "claim_changed": claim_changed,
+                },
+            )
+            return item_from_row(row)
+
+    def ids_from_remittance_file(self, file_id: int) -> builtins.list[int]:
+        """Ids of the denial items derived from the payments of 835 file `file_id`."""
+        with self.sessions() as session:
+            return list(
+                session.scalars(
+                    select(DenialRow.id)
+                    .join(
+                        RemittanceClaimPosting,
+                        RemittanceClaimPosting.id == DenialRow.claim_posting_id,
+                    )
+                    .join(
+                        RemittancePayment, RemittancePayment.id == RemittanceClaimPosting.payment_id
+                    )
+                    .where(RemittancePayment.file_id == file_id)
+                    .order_by(DenialRow.id)
+                )
+            )
 
     def decided_appeals(self, level: int = 1) -> builtins.list[DecidedAppeal]:
         """Every appeal at `level` with an outcome, with its denial's payer and category."""
