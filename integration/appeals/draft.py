@@ -5,17 +5,24 @@ that printing a fact (`{{ f.latest.PASI.value }}`) records the fact's source on 
 sentence's sources are exactly the facts it states. A sentence that needs a fact the chart lacks
 is left out and its `needs` text goes to the letter's `missing`; no value is ever written without
 its fact. A sentence using no fact cites the payer rule when it is an argument, else nothing.
+
+A PA denial's letter is drafted from its `pa_case` row (`pa_case_facts`): the case's order (the
+drug or procedure the payer denied) is assessed against the chart, so the letter names that
+drug and its payer rule rather than whatever order the chart shows last; the case's rule as
+decided is used when the chart no longer gives one; its authorization number (if any) and the
+payer's stated reason (`decision_reason`) become facts sourced to the PA case (`f.pa.*`).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cache
-from typing import Any
+from typing import Any, Protocol
 
 import jinja2
 
@@ -23,12 +30,85 @@ from integration.appeals.facts import AuthorizationFact, LetterFacts, build_fact
 from integration.appeals.letter import EvidenceFact, Letter, Sentence, SourceRef
 from integration.appeals.templates import LetterTemplate, TemplateLibrary, default_templates
 from integration.denials.items import DenialItem
-from integration.domain.evidence import ClinicalEvidence
+from integration.domain.evidence import ClinicalEvidence, from_json
 from integration.domain.priorauth import Assessment
 from integration.mapping.loader import load_document
 from integration.paths import mappings_dir
 
 log = logging.getLogger(__name__)
+
+
+class PaCaseRow(Protocol):
+    """The columns of a `pa_case` row a letter uses (`integration.store.models.PaCase`)."""
+
+    id: str
+    order_json: str
+    rule_id: str | None
+    rule_version: int | None
+    auth_number: str | None
+    approved_from: str | None
+    approved_to: str | None
+    decision_reason: str | None
+    payer_reference: str | None
+    assessment_json: str
+
+
+@dataclass(frozen=True, slots=True)
+class PaCaseFacts:
+    """What a denied PA case says about the denied service, for its appeal letter."""
+
+    case_id: str
+    order: Mapping[str, Any]
+    rule_id: str | None
+    rule_version: int | None
+    auth_number: str | None
+    approved_from: str | None
+    approved_to: str | None
+    decision_reason: str | None
+    payer_reference: str | None
+    assessment: Assessment | None
+
+    @property
+    def source(self) -> SourceRef:
+        ref = f"PA case {self.case_id}" + (
+            f" · payer reference {self.payer_reference}" if self.payer_reference else ""
+        )
+        return SourceRef("claim", ref, "prior-authorization case")
+
+
+def pa_case_facts(row: PaCaseRow) -> PaCaseFacts:
+    """The facts of a `pa_case` row (no I/O: the caller read the row)."""
+    decided = json.loads(row.assessment_json or "null")
+    assessment = from_json(Assessment, decided) if decided else None
+    return PaCaseFacts(
+        case_id=row.id,
+        order=json.loads(row.order_json or "{}"),
+        rule_id=row.rule_id,
+        rule_version=row.rule_version,
+        auth_number=row.auth_number,
+        approved_from=row.approved_from,
+        approved_to=row.approved_to,
+        decision_reason=row.decision_reason,
+        payer_reference=row.payer_reference,
+        assessment=assessment,
+    )
+
+
+def _pa_tree(facts: LetterFacts, pa: PaCaseFacts) -> None:
+    """`f.pa`: the PA case's payer reference, authorization number and the payer's reason."""
+    src = pa.source
+    facts.tree["pa"] = {
+        "case": facts.add("code", pa.case_id, "PA case", src),
+        "payer_reference": facts.add("code", pa.payer_reference, "payer's PA case id", src)
+        if pa.payer_reference
+        else None,
+        "auth_number": facts.add("code", pa.auth_number, "authorization number", src)
+        if pa.auth_number
+        else None,
+        "decision_reason": facts.add("text", pa.decision_reason, "payer's reason", src)
+        if pa.decision_reason
+        else None,
+    }
 
 
 class DraftError(ValueError):
@@ -193,6 +273,7 @@ def draft_letter(
     template_id: str | None = None,
     authorization: AuthorizationFact | None = None,
     note_refs: Mapping[str, str] | None = None,
+    pa_case: PaCaseFacts | None = None,
 ) -> Letter:
     """The letter for `denial` at appeal `level`: the most specific template for its category,
     service (biologic or procedure), level and payer (or `template_id`), filled from the facts.
@@ -220,6 +301,8 @@ def draft_letter(
         code_labels=code_labels(),
         note_refs=note_refs,
     )
+    if pa_case is not None:
+        _pa_tree(facts, pa_case)
     constants = _constants(template, facts)
     recorder = _Recorder()
     f = View("f", facts.tree, recorder)
@@ -309,7 +392,19 @@ class DraftResult:
 _ORDER_STATUSES = ("draft", "active", "on-hold", "completed")
 
 
-def _chart_orders(resources: Mapping[str, Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+def _order_codes(resource: Mapping[str, Any]) -> set[str]:
+    codes: set[str] = set()
+    for key in ("code", "medicationCodeableConcept"):
+        concept = resource.get(key) or {}
+        codes |= {str(c.get("code")) for c in concept.get("coding") or [] if c.get("code")}
+    return codes
+
+
+def _chart_orders(
+    resources: Mapping[str, Mapping[str, Any]], procedure: str | None = None
+) -> list[Mapping[str, Any]]:
+    """The chart's orders, newest first; those coded with the denied procedure (CPT/HCPCS of the
+    835 line) before the others, so a Mohs denial is not argued with a biologic's rule."""
     orders = [
         r
         for ref, r in resources.items()
@@ -318,6 +413,8 @@ def _chart_orders(resources: Mapping[str, Mapping[str, Any]]) -> list[Mapping[st
         and r.get("status") in _ORDER_STATUSES
     ]
     orders.sort(key=lambda r: str(r.get("authoredOn") or ""), reverse=True)
+    if procedure:
+        orders.sort(key=lambda r: procedure not in _order_codes(r))  # stable: newest first kept
     return orders
 
 
@@ -348,11 +445,22 @@ def draft_for_denial(
     patient_id: str | None = None,
     order: Mapping[str, Any] | None = None,
     authorization: AuthorizationFact | None = None,
+    pa_case: PaCaseFacts | None = None,
 ) -> DraftResult:
     """Read the denial's patient's chart over FHIR (`chart_evidence`), assess the payer rule the
-    denied service touches (the `order` given, else the chart's newest order the payer has a rule
-    for), and draft. Raises DraftError when the denial names no patient and none is given, and
-    FhirError when the chart can't be read."""
+    denied service touches (the `order` given, else a PA denial's case order, else the chart's
+    newest order the payer has a rule for), and draft. A PA denial's `pa_case` also gives the
+    rule as the case was decided (when the chart's assessment finds none, or another), the
+    authorization and the payer's reason. Raises DraftError when the denial names no patient
+    and none is given, and FhirError when the chart can't be read."""
+    if pa_case is not None and denial.source == "pa":
+        order = order if order is not None else (pa_case.order or None)
+        if authorization is None and pa_case.auth_number:
+            authorization = AuthorizationFact(
+                pa_case.auth_number, pa_case.source, pa_case.approved_from, pa_case.approved_to
+            )
+    else:
+        pa_case = None
     from integration.fhir.chart_evidence import chart_evidence
     from integration.fhir.pa_check import check_order
     from integration.priorauth.order import OrderError, order_from_fhir
@@ -371,7 +479,7 @@ def draft_for_denial(
     refs = refs or load_pa_references()
     day = denial.service_date or as_of
     assessment: Assessment | None = None
-    candidates = [order] if order is not None else _chart_orders(resources)
+    candidates = [order] if order is not None else _chart_orders(resources, denial.procedure)
     payer = refs.library.payer_for(evidence.coverage).match
     for candidate in candidates:
         try:
@@ -384,6 +492,10 @@ def draft_for_denial(
         if check.assessment.rule is not None:
             assessment = check.assessment
             break
+    if pa_case is not None and pa_case.rule_id and pa_case.assessment is not None:
+        found_rule = assessment.rule.id if assessment is not None and assessment.rule else None
+        if found_rule != pa_case.rule_id and pa_case.assessment.rule is not None:
+            assessment = pa_case.assessment  # the rule the payer applied to this case
     letter = draft_letter(
         denial,
         evidence,
@@ -393,5 +505,6 @@ def draft_for_denial(
         today=today or as_of,
         authorization=authorization,
         note_refs=note_attachments(resources),
+        pa_case=pa_case,
     )
     return DraftResult(letter, evidence, assessment, resources)

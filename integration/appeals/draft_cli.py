@@ -22,16 +22,24 @@ def _day(value: str | None) -> date:
         ) from None
 
 
-def _load_denial(denial_id: int) -> Any:
-    """The denial item from the database (helper W's `DenialStore.get`)."""
+def _load_denial(denial_id: int) -> tuple[Any, Any]:
+    """The denial item from the database and, for a PA denial, the facts of its PA case (the
+    denied drug or procedure, the rule it was decided on, the payer's reference and reason)."""
+    from integration.appeals.draft import pa_case_facts
     from integration.settings import Settings
     from integration.store.database import make_engine, session_factory, upgrade
     from integration.store.denials import DenialStore
+    from integration.store.pa_cases import PaCaseStore
 
     engine = make_engine(Settings().database_url)
     try:
         upgrade(engine)
-        return DenialStore(session_factory(engine)).get(denial_id)
+        sessions = session_factory(engine)
+        item = DenialStore(sessions).get(denial_id)
+        case = None
+        if item is not None and item.source == "pa" and item.pa_case_id:
+            case = PaCaseStore(sessions).case(item.pa_case_id)
+        return item, (pa_case_facts(case) if case is not None else None)
     finally:
         engine.dispose()
 
@@ -86,7 +94,7 @@ def draft_command(
     from integration.priorauth.cli import fhir_client
 
     when = _day(day)
-    denial = _load_denial(denial_id)
+    denial, pa_case = _load_denial(denial_id)
     if denial is None:
         click.echo(
             f"error: --denial: expected a denial item id, got {denial_id} (not found)", err=True
@@ -95,7 +103,14 @@ def draft_command(
     client = fhir_client(fhir_base, token)
     try:
         result = draft_for_denial(
-            denial, client, load_evidence_maps(), when, level=level, patient_id=patient, today=when
+            denial,
+            client,
+            load_evidence_maps(),
+            when,
+            level=level,
+            patient_id=patient,
+            today=when,
+            pa_case=pa_case,
         )
         letter = result.letter
         if template_id is not None and template_id != letter.template_id:
@@ -106,6 +121,7 @@ def draft_command(
                 level=level,
                 today=when,
                 template_id=template_id,
+                pa_case=pa_case,
             )
     except DraftError as exc:
         click.echo(f"error: {exc}", err=True)

@@ -141,6 +141,7 @@ class AppealView:
     decided_on: date | None
     latest_version: int
     patient_ref: str | None = None
+    payer_reference: str | None = None  # the payer's id for the appeal, when it gave one
     remit_date: date | None = None  # of the denial (the 835's date)
 
     @property
@@ -172,6 +173,7 @@ class AppealView:
             "signed_by": self.signed_by,
             "submitted_at": self.submitted_at.isoformat() if self.submitted_at else None,
             "channel": self.channel,
+            "payer_reference": self.payer_reference,
             "outcome": self.outcome,
             "recovered": str(self.recovered) if self.recovered is not None else None,
             "decided_on": self.decided_on.isoformat() if self.decided_on else None,
@@ -669,8 +671,9 @@ class AppealStore:
             row = session.get(AppealDocument, document_id)
             return None if row is None else bytes(row.content)
 
-    def submit(self, appeal_id: str, channel: str) -> None:
-        """Record that the signed appeal was sent (fax, portal, mail, x12-275, ...)."""
+    def submit(self, appeal_id: str, channel: str, payer_reference: str | None = None) -> None:
+        """Record that the signed appeal was sent (fax, portal, mail, x12-275, ...), with the
+        payer's id for it when the payer answered with one."""
         if not channel or len(channel) > 20:
             raise AppealError(f"channel: expected 1-20 characters, got {channel!r}")
         now = self.clock()
@@ -683,6 +686,7 @@ class AppealStore:
             appeal.status = "submitted"
             appeal.submitted_at = now
             appeal.channel = channel
+            appeal.payer_reference = payer_reference
             appeal.updated_at = now
         log.info("appeal submitted", extra={"appeal_id": appeal_id, "channel": channel})
 
@@ -935,6 +939,7 @@ class AppealStore:
             signed_by=appeal.signed_by,
             submitted_at=_aware(appeal.submitted_at) if appeal.submitted_at else None,
             channel=appeal.channel,
+            payer_reference=appeal.payer_reference,
             outcome=appeal.outcome,
             recovered=(
                 Decimal(appeal.recovered_cents).scaleb(-2)

@@ -653,6 +653,8 @@ class Appeal(Base):
     signed_by: Mapped[str | None] = mapped_column(String(200), nullable=True)  # fhirUser
     submitted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     channel: Mapped[str | None] = mapped_column(String(20), nullable=True)  # fax | portal | ...
+    #: the payer's id for the appeal when it answered one (NCPDP AppealCaseID, PAS response id)
+    payer_reference: Mapped[str | None] = mapped_column(String(100), nullable=True)
     #: overturned | upheld | partial
     outcome: Mapped[str | None] = mapped_column(String(12), nullable=True)
     recovered_cents: Mapped[int | None] = mapped_column(BigInteger, nullable=True)

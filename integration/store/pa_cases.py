@@ -1,5 +1,9 @@
 """Prior-authorization cases in the database: open, move between states (audited), tasks, and
-re-evaluation when a payer publishes a new rule version."""
+re-evaluation when a payer publishes a new rule version.
+
+A case moved to denied becomes a denial item on the worklist in the same transaction
+(`add_pa_denial`: once per case, by its dedupe key "pa:<case id>"), so a PA denial can be
+appealed like an 835 denial; `DenialStore.sync_pa_denials` catches up cases denied elsewhere."""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -28,6 +32,9 @@ from integration.priorauth.cases import (
 from integration.priorauth.order import order_from_fhir
 from integration.rules.library import PayerRule, RuleLibrary
 from integration.store.models import PaCase, PaCaseEvent, PaTask
+
+if TYPE_CHECKING:
+    from integration.store.denials import DenialStore
 
 log = logging.getLogger(__name__)
 
@@ -54,9 +61,25 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, sort_keys=True, ensure_ascii=False)
 
 
+def add_pa_denial(session: Session, case: PaCase, denials: DenialStore, actor: str) -> list[int]:
+    """The worklist's denial item for a case now denied, in the caller's transaction; the new
+    id, or none when the case has its item already (dedupe key "pa:<case id>")."""
+    return denials.add_items(session, [denials.pa_item(case)], actor)
+
+
 class PaCaseStore:
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
+    def __init__(self, sessions: sessionmaker[Session], denials: DenialStore | None = None) -> None:
+        """`denials`: the worklist a denied case goes to (default: one on the same sessions,
+        made when a case is first denied: it loads its deadline and next-step rules)."""
         self._sessions = sessions
+        self._denials = denials
+
+    def _worklist(self) -> DenialStore:
+        if self._denials is None:
+            from integration.store.denials import DenialStore
+
+            self._denials = DenialStore(self._sessions)
+        return self._denials
 
     def open_case(
         self,
@@ -155,6 +178,9 @@ class PaCaseStore:
             )
             case.state = target.value
             case.updated_at = now
+            if target is CaseState.DENIED:
+                session.flush()
+                add_pa_denial(session, case, self._worklist(), actor)
 
     def case(self, case_id: str) -> PaCase | None:
         with self._sessions() as session:

@@ -16,7 +16,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from integration.domain.evidence import Owner, to_json_value
 from integration.domain.priorauth import FollowUp, Outcome, PayerResponse
 from integration.priorauth.cases import TASK_DAYS, CaseState, check_transition
+from integration.store.denials import DenialStore
 from integration.store.models import PaCase, PaCaseEvent, PaMessage, PaPacketVersion, PaTask
+from integration.store.pa_cases import add_pa_denial
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +77,12 @@ class SignedPacket:
 class PaSubmissionStore:
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self._sessions = sessions
+
+    def _to_worklist(self, session: Session, case: PaCase, actor: str) -> None:
+        """A case the payer denied becomes a denial item of the worklist, in this transaction
+        (once: a case denied again after an appeal keeps its item)."""
+        session.flush()
+        add_pa_denial(session, case, DenialStore(self._sessions), actor)
 
     def record(
         self,
@@ -324,6 +332,8 @@ class PaSubmissionStore:
                 case.decision_reason = response.reason
             case.state = target.value
             case.updated_at = now
+            if target is CaseState.DENIED:
+                self._to_worklist(session, case, actor)
         log.info("pa case %s: %s sent by %s, now %s", case_id, kind, channel, target)
         return target
 
@@ -413,6 +423,8 @@ class PaSubmissionStore:
             case.channel = channel
             case.payer_reference = response.payer_reference or case.payer_reference
             case.decision_reason = response.reason
+            if target is CaseState.DENIED:
+                self._to_worklist(session, case, actor)
             if response.outcome is Outcome.APPROVED:
                 case.auth_number = response.auth_number
                 case.approved_from = response.start

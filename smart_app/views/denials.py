@@ -37,12 +37,16 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.wrappers import Response as Redirect
 
+from integration.appeals.draft import PaCaseFacts, pa_case_facts
 from integration.appeals.letter import Letter, Sentence, SourceRef
 from integration.appeals.polish import PolishSettings, polish_letter
+from integration.appeals.submission import PayerUnreachable, SendRefused, send_appeal
 from integration.denials.dashboard import BUCKET_LABELS, Dashboard
 from integration.denials.items import QUEUES, STATUSES, DenialItem
 from integration.denials.likelihood import Likelihood
 from integration.fhir.client import ClientOptions, FhirClient
+from integration.priorauth.channels.transport import PayerTransport
+from integration.priorauth.submit import Practice, Submitter
 from integration.store.appeals import (
     AppealError,
     AppealStore,
@@ -53,6 +57,7 @@ from integration.store.appeals import (
 from integration.store.database import session_factory
 from integration.store.denials import DenialStore
 from integration.store.pa_reviews import is_practitioner
+from integration.store.pa_submissions import PaSubmissionStore
 from integration.store.smart_sessions import LaunchedSession
 from smart_app.access import from_loopback, presented_token, same_secret
 from smart_app.oauth import LaunchError
@@ -88,7 +93,7 @@ WINDOWS: dict[str, str] = {
 SORTS = ("deadline", "amount", "likelihood")
 OUTCOMES = ("overturned", "upheld", "partial")
 #: how a signed appeal was sent (recorded by a person; derm-rcm doesn't send it itself yet)
-CHANNELS = ("fax", "portal", "mail")
+CHANNELS = ("fax", "portal", "mail", "x12-275")
 _FHIR_REF = re.compile(r"^[A-Z][A-Za-z]+/[A-Za-z0-9\-.]{1,64}(/_history/[A-Za-z0-9\-.]{1,64})?$")
 _NAME = re.compile(r"^[\w .@'\-/]{1,200}$")
 _APPEAL_ID = re.compile(r"^[0-9a-f\-]{36}$")
@@ -577,6 +582,14 @@ def _patient_id(item: DenialItem) -> str | None:
     return ref.split("/", 1)[1] if ref.startswith("Patient/") else None
 
 
+def _pa_case_facts(item: DenialItem) -> PaCaseFacts | None:
+    """For a PA denial, what its case says about the denied drug or procedure and the rule."""
+    if item.source != "pa" or not item.pa_case_id:
+        return None
+    case = current_app.extensions["dermrcm.pa_cases"].case(item.pa_case_id)
+    return pa_case_facts(case) if case is not None else None
+
+
 def _chart_client(item: DenialItem, key: str | None) -> FhirClient:
     """Who reads the chart for a draft: the clinician's launch for this patient when the form
     came from one, else derm-rcm's backend service on the configured FHIR base."""
@@ -647,6 +660,7 @@ def _draft_letter(item: DenialItem, key: str | None, level: int = 1) -> Letter:
             date.today(),
             refs=services().pa_references,
             level=level,
+            pa_case=_pa_case_facts(item),
         )
     except DraftError as exc:
         _fail("cannot-draft", str(exc), 422)
@@ -994,21 +1008,62 @@ def sign(appeal_id: str) -> Response | Redirect:
     return redirect(_appeal_url(appeal_id, viewer.key, "signature"), code=303)
 
 
+#: a PA denial's appeal may also go to the payer by the PA case's own channel (ePA, PAS, 278)
+SEND_TO_PAYER = "payer"
+
+
 @bp.post("/appeals/<appeal_id>/submit")
 def submit(appeal_id: str) -> Redirect:
-    """Record that the signed letter went to the payer (fax, portal, mail)."""
+    """Record that the signed letter went to the payer (fax, portal, mail), or, for a PA
+    denial, send it by the PA case's channel (`integration.appeals.submission`): the letter's
+    text and the signed PDF; the payer's answer shows on the appeal."""
     _same_origin_post()
     found = _appeal_view(appeal_id)
-    viewer = _viewer(_denial(found.denial_id))
+    item = _denial(found.denial_id)
+    viewer = _viewer(item)
     channel = request.form.get("channel") or ""
-    if channel not in CHANNELS:
-        _fail("bad-request", f"channel: expected one of {', '.join(CHANNELS)}, got {channel!r}")
+    allowed = (*CHANNELS, SEND_TO_PAYER) if item.source == "pa" else CHANNELS
+    if channel not in allowed:
+        _fail("bad-request", f"channel: expected one of {', '.join(allowed)}, got {channel!r}")
     try:
-        appeal_store().submit(appeal_id, channel)
-    except AppealError as exc:
+        sent = send_appeal(
+            appeal_id,
+            channel,
+            appeals=appeal_store(),
+            denials=denial_store(),
+            actor=viewer.actor,
+            now=_now(),
+            submitter=_payer_submitter() if channel == SEND_TO_PAYER else None,
+        )
+    except SendRefused as exc:
         _fail("not-now", str(exc), 409)
-    log.info("appeal submitted appeal_id=%s channel=%s", appeal_id, channel)
+    except PayerUnreachable as exc:
+        _fail("payer-unreachable", str(exc), 502)
+    log.info(
+        "appeal submitted appeal_id=%s channel=%s payer_outcome=%s",
+        appeal_id,
+        sent.channel,
+        sent.payer_outcome,
+    )
     return redirect(_appeal_url(appeal_id, viewer.key, "outcome"), code=303)
+
+
+def _payer_submitter() -> Submitter:
+    settings = services().settings
+    if not settings.payer_url:
+        _fail(
+            "no-payer-endpoint",
+            "No payer endpoint is configured (setting DERMRCM_PAYER_URL): fax or upload the "
+            "PDF and record it as sent.",
+            409,
+        )
+    return Submitter(
+        PaSubmissionStore(_sessions()),
+        PayerTransport(settings.payer_timeout),
+        settings.payer_url,
+        Practice(settings.practice_name, settings.practice_npi),
+        ncpdp_xsd=settings.ncpdp_xsd,
+    )
 
 
 def _amount(raw: str | None) -> Decimal:

@@ -95,6 +95,7 @@ def upgrade() -> None:
         sa.Column("signed_by", sa.String(length=200), nullable=True),
         sa.Column("submitted_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("channel", sa.String(length=20), nullable=True),
+        sa.Column("payer_reference", sa.String(length=100), nullable=True),
         sa.Column("outcome", sa.String(length=12), nullable=True),
         sa.Column("recovered_cents", sa.BigInteger(), nullable=True),
         sa.Column("decided_on", sa.String(length=10), nullable=True),
