@@ -17,12 +17,19 @@ delimiters come from the ISA in the first chunks) and yields the same transactio
 memory. Bytes are decoded as UTF-8 (BOM dropped) with a switch to Latin-1 for the rest of the
 stream at the first invalid sequence (the text reader decides for the whole input at once; the
 two differ only on input that mixes valid multi-byte UTF-8 with invalid bytes).
+
+Binary (BIN, e.g. the 275's attachment): BIN01 counts octets, so from the first BIN segment (the
+ISA's segment terminator, at most 4 spaces/CR/LF, `BIN` and the ISA's element separator) both
+readers decode the rest of the input as Latin-1 (one character per octet, every byte value kept),
+and `encode` writes text back the same way (UTF-8 before that point, Latin-1 from it). Input
+without a BIN segment is decoded exactly as before (a name such as `ROBIN*` is not one).
 """
 
 from __future__ import annotations
 
 import codecs
 import itertools
+import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -36,7 +43,7 @@ from integration.x12.delimiters import (
     read_delimiters,
     strip_preamble,
 )
-from integration.x12.errors import CodeLevel, Problem
+from integration.x12.errors import CodeLevel, Problem, X12Error
 from integration.x12.segments import (
     ElementValue,
     Segment,
@@ -556,14 +563,76 @@ class _Reader:
         return TransactionEnd(context, se, tuple(problems))
 
 
-def decode(data: str | bytes) -> str:
-    """X12 text from bytes (UTF-8 with or without BOM, else Latin-1)."""
-    if isinstance(data, str):
-        return data
+_BOM = b"\xef\xbb\xbf"
+_MARK_SPACE = 4  # CR/LF or spaces allowed between a segment terminator and the BIN segment
+_MARK_HOLD = 1 + _MARK_SPACE + 4 - 1  # bytes a marker may span into the next chunk
+BinaryMarker = re.Pattern[bytes]
+
+
+def _binary_marker(head: bytes) -> BinaryMarker | Literal[False] | None:
+    """The start of a BIN segment in the interchange `head` begins (its ISA's segment terminator,
+    up to 4 whitespace characters, `BIN` and its element separator): group 1 is the BIN. None
+    while `head` is too short to say, False when it does not start with an ISA."""
+    body = head[len(_BOM) :] if head.startswith(_BOM) else head
+    body = body.lstrip(b" \t\r\n")
+    if len(body) < ISA_LENGTH:
+        return None if b"ISA".startswith(body[:3]) else False
+    if not body.startswith(b"ISA"):
+        return False
+    element, terminator = body[3:4], body[ISA_LENGTH - 1 : ISA_LENGTH]
+    return re.compile(
+        re.escape(terminator)
+        + b"[ \t\r\n]{0,%d}" % _MARK_SPACE
+        + b"(BIN"
+        + re.escape(element)
+        + b")"
+    )
+
+
+def _decode_text(data: bytes) -> str:
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
         return data.decode("latin-1")
+
+
+def decode(data: str | bytes) -> str:
+    """X12 text from bytes (UTF-8 with or without BOM, else Latin-1), and from the first BIN
+    segment on Latin-1 (one character per octet, so BIN01 counts characters)."""
+    if isinstance(data, str):
+        return data
+    marker = _binary_marker(data[: ISA_LENGTH + 64])
+    found = marker.search(data) if marker else None
+    if found is None:
+        return _decode_text(data)
+    at = found.start(1)
+    return _decode_text(data[:at]) + data[at:].decode("latin-1")
+
+
+def encode(text: str) -> bytes:
+    """The inverse of `decode` for text it produced or a writer built: UTF-8 up to the first BIN
+    segment, Latin-1 from it (X12Error when a character there is not an octet)."""
+    marker = _binary_marker(strip_preamble(text)[:ISA_LENGTH].encode("latin-1", "replace"))
+    found = None
+    if marker:
+        pattern = re.compile(marker.pattern.decode("latin-1"))
+        found = pattern.search(text)
+    if found is None:
+        return text.encode("utf-8")
+    at = found.start(1)
+    try:
+        tail = text[at:].encode("latin-1")
+    except UnicodeEncodeError as exc:
+        raise X12Error(
+            [
+                Problem(
+                    segment_id="BIN",
+                    message="expected octets (characters 0x00-0xFF) from the first BIN segment on, "
+                    f"got {text[at + exc.start]!r}",
+                )
+            ]
+        ) from exc
+    return text[:at].encode("utf-8") + tail
 
 
 def _events(
@@ -703,11 +772,62 @@ def iter_text_events(
     yield from _events(iter_segments(text, delimiters), delimiters, sink)
 
 
+class _ChunkDecoder:
+    """Bytes to text as `decode` does, chunk by chunk: UTF-8 (a BOM dropped) switching to Latin-1
+    for the rest at the first invalid sequence or at the first BIN segment."""
+
+    def __init__(self) -> None:
+        self.decoder = codecs.getincrementaldecoder("utf-8-sig")()
+        self.latin1 = False
+        self.marker: BinaryMarker | Literal[False] | None = None  # see `_binary_marker`
+        self.held = b""  # bytes not decoded yet (the ISA head, or a marker's possible start)
+
+    def text(self, data: bytes, final: bool = False) -> str:
+        if self.latin1:
+            return data.decode("latin-1")
+        pending, _ = self.decoder.getstate()
+        try:
+            return self.decoder.decode(data, final=final)
+        except UnicodeDecodeError:
+            self.latin1 = True
+            return (pending + data).decode("latin-1")
+
+    def feed(self, data: bytes) -> str:
+        held, self.held = self.held + data, b""
+        if self.latin1:
+            return held.decode("latin-1")
+        if self.marker is None:
+            self.marker = _binary_marker(held)
+            if self.marker is None:
+                self.held = held
+                return ""
+        if not self.marker:
+            return self.text(held)
+        found = self.marker.search(held)
+        if found is not None:
+            at = found.start(1)
+            before = self.text(held[:at], final=True)
+            self.latin1 = True
+            return before + held[at:].decode("latin-1")
+        # a marker may start in this chunk and end in the next
+        self.held = held[-_MARK_HOLD:] if len(held) > _MARK_HOLD else held
+        return self.text(held[: len(held) - len(self.held)])
+
+    def close(self) -> str:
+        held, self.held = self.held, b""
+        if self.latin1:
+            return held.decode("latin-1")
+        try:
+            return self.decoder.decode(held, final=True)
+        except UnicodeDecodeError:
+            return (self.decoder.getstate()[0] + held).decode("latin-1")
+
+
 def _decoded_chunks(stream: SupportsRead, chunk_size: int) -> Iterator[str]:
     """Text chunks of `stream`: str as is; bytes as UTF-8 (a BOM dropped), switching to Latin-1
-    for the rest of the stream at the first byte sequence that is not UTF-8."""
-    decoder = codecs.getincrementaldecoder("utf-8-sig")()
-    latin1 = False
+    for the rest of the stream at the first byte sequence that is not UTF-8 or at the first BIN
+    segment (binary data is counted in octets)."""
+    decoder = _ChunkDecoder()
     while True:
         data = stream.read(chunk_size)
         if not data:
@@ -715,22 +835,10 @@ def _decoded_chunks(stream: SupportsRead, chunk_size: int) -> Iterator[str]:
         if isinstance(data, str):
             yield data
             continue
-        if latin1:
-            yield data.decode("latin-1")
-            continue
-        pending, _ = decoder.getstate()
-        try:
-            yield decoder.decode(data)
-        except UnicodeDecodeError:
-            latin1 = True
-            yield (pending + data).decode("latin-1")
-    if not latin1:
-        try:
-            tail = decoder.decode(b"", final=True)
-        except UnicodeDecodeError:
-            tail = decoder.getstate()[0].decode("latin-1")
-        if tail:
-            yield tail
+        yield decoder.feed(data)
+    tail = decoder.close()
+    if tail:
+        yield tail
 
 
 def _stream_segments(stream: SupportsRead, chunk_size: int) -> tuple[Delimiters, Iterator[Segment]]:

@@ -26,6 +26,7 @@ from typing import Any
 from integration.x12 import (
     t270_005010x279a1,
     t271_005010x279a1,
+    t275_005010x210,
     t276_005010x212,
     t277_005010x212,
     t278_005010x217,
@@ -146,6 +147,14 @@ GUIDES: tuple[Guide, ...] = (
         name="271",
         parse=t271_005010x279a1.read_transaction,
         also_reads=x279_codes.READABLE_REFERENCES,
+    ),
+    Guide(
+        transaction_set_id="275",
+        reference="005010X210",
+        name="275",
+        parse=t275_005010x210.read_transaction,
+        to_json=t275_005010x210.attachment_to_json,
+        counts=t275_005010x210.attachment_counts,
     ),
     Guide(
         transaction_set_id="276",

@@ -9,6 +9,18 @@ keeps only the unfinished segment between chunks, so memory stays bounded by the
 `build_segment` writes one segment: an element is a `str`, a composite (`tuple` of components)
 or a repetition (`list` of simple or composite values). It refuses, with a located error, a value
 that contains a delimiter character; trailing empty elements and components are dropped.
+
+Binary data (BIN): BIN01 is "the length in integral octets of the binary data" and BIN02 "a
+string of octets which can assume any binary pattern from hexadecimal 00 to FF" (X12 BIN segment,
+stedi.com/edi/x12-005020/segment/BIN), so BIN02 may hold every delimiter. The tokenizers take a
+segment that starts with `BIN` and an element separator as BIN01 digits, the separator, exactly
+BIN01 characters and the segment terminator; when the declared length does not end on a segment
+terminator (or runs past the end of the text) the segment is split the ordinary way, so the
+reader of the transaction reports the mismatch where it is. Binary is carried one character per
+octet (Latin-1): `envelope.decode` decodes from the first BIN segment on as Latin-1 and
+`envelope.encode` writes it back the same way. `build_segment` writes BIN02 as is, after checking
+that BIN01 is its length and that it holds only octets. Text without a BIN segment is tokenized
+by the same fast split as before.
 """
 
 from __future__ import annotations
@@ -26,6 +38,8 @@ Composite = tuple[str, ...]
 ElementValue = str | Composite | list[str | Composite]
 
 _SURROUNDING = " \t\r\n"
+BINARY_SEGMENT = "BIN"  # BIN01 length in octets, BIN02 the octets (any byte, delimiters included)
+_MAX_BINARY_LENGTH_DIGITS = 15  # BIN01 is N0 1/15
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +81,8 @@ class Segment:
         """The elements as `build_segment` takes them (repetitions as lists, composites as
         tuples), so a read segment can be written back with other delimiters."""
         d = self.delimiters
+        if self.id == BINARY_SEGMENT:
+            return list(self.elements)  # BIN02 is octets: never split on a delimiter
         out: list[ElementValue] = []
         for raw in self.elements:
             reps = raw.split(d.repetition) if d.repetition and d.repetition in raw else [raw]
@@ -100,6 +116,12 @@ def iter_segments(text: str, delimiters: Delimiters, start_index: int = 0) -> It
     body = strip_preamble(text)
     index = start_index
     elem = delimiters.element
+    if BINARY_SEGMENT + elem in body:
+        parts, _ = _split_binary_aware(body, delimiters, final=True)
+        for part in parts:
+            yield _segment(part, index, delimiters)
+            index += 1
+        return
     for chunk in body.split(delimiters.segment):
         raw = chunk.strip(_SURROUNDING)
         if not raw:
@@ -120,6 +142,7 @@ def iter_segments_from(
     pending = ""
     started = False
     term, elem = delimiters.segment, delimiters.element
+    marker = BINARY_SEGMENT + elem
     for chunk in chunks:
         if not chunk:
             continue
@@ -129,6 +152,14 @@ def iter_segments_from(
                 continue
             started = True
         pending += chunk
+        if marker in pending:
+            # a BIN segment: its length, not its terminator, says where it ends; the rest waits
+            # for more text (memory is bounded by the longest binary payload)
+            split, pending = _split_binary_aware(pending, delimiters, final=False)
+            for elements in split:
+                yield _segment(elements, index, delimiters)
+                index += 1
+            continue
         if term not in chunk:
             continue
         parts = pending.split(term)
@@ -139,9 +170,70 @@ def iter_segments_from(
                 continue
             yield _segment(raw.split(elem), index, delimiters)
             index += 1
+    if marker in pending:
+        split, _ = _split_binary_aware(pending, delimiters, final=True)
+        for elements in split:
+            yield _segment(elements, index, delimiters)
+            index += 1
+        return
     raw = pending.strip(_SURROUNDING)
     if raw:
         yield _segment(raw.split(elem), index, delimiters)
+
+
+def _binary_end(text: str, pos: int, delimiters: Delimiters) -> tuple[int, int] | None:
+    """For a BIN segment starting at `pos`: (end of BIN01, end of BIN02) when BIN01 is a length
+    and the text holds that many characters after it; None when it is not (yet) one."""
+    start = pos + len(BINARY_SEGMENT) + 1
+    length_end = text.find(delimiters.element, start)
+    if length_end < 0:
+        return None
+    digits = text[start:length_end]
+    if not (digits.isascii() and digits.isdigit()) or len(digits) > _MAX_BINARY_LENGTH_DIGITS:
+        return None
+    return length_end, length_end + 1 + int(digits)
+
+
+def _split_binary_aware(
+    text: str, delimiters: Delimiters, *, final: bool
+) -> tuple[list[list[str]], str]:
+    """The segments of `text` as element lists, BIN segments cut by their BIN01 length, and the
+    unfinished rest (kept for more text unless `final`). Equals the fast split on text without
+    a BIN segment."""
+    term, elem = delimiters.segment, delimiters.element
+    marker = BINARY_SEGMENT + elem
+    out: list[list[str]] = []
+    pos, size = 0, len(text)
+    while True:
+        while pos < size and (text[pos] == term or text[pos] in _SURROUNDING):
+            pos += 1
+        if pos >= size:
+            return out, ""
+        if text.startswith(marker, pos):
+            bounds = _binary_end(text, pos, delimiters)
+            if bounds is None and not final and text.find(elem, pos + len(marker)) < 0:
+                return out, text[pos:]  # BIN01 not complete yet
+            if bounds is not None:
+                length_end, data_end = bounds
+                if data_end >= size and not final:
+                    return out, text[pos:]  # the payload or its terminator has not arrived
+                if data_end < size and text[data_end] == term:
+                    start = pos + len(marker)
+                    out.append(
+                        [BINARY_SEGMENT, text[start:length_end], text[length_end + 1 : data_end]]
+                    )
+                    pos = data_end + 1
+                    continue
+            # not a usable length: split at the terminator; the transaction reader reports it
+        end = text.find(term, pos)
+        if end < 0:
+            if not final:
+                return out, text[pos:]
+            end = size
+        raw = text[pos:end].strip(_SURROUNDING)
+        if raw:
+            out.append(raw.split(elem))
+        pos = end + 1
 
 
 def ccyymmdd(raw: str) -> date | None:
@@ -220,6 +312,40 @@ def _composite(
     return delimiters.component.join(comps)
 
 
+def _octets(data: str) -> bool:
+    try:
+        data.encode("latin-1")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _check_binary(elements: Sequence[ElementValue], data: str, index: int | None) -> None:
+    """BIN02 written as is: BIN01 must be its length, and each character one octet."""
+    declared = elements[0] if elements else ""
+    problems: list[Problem] = []
+    if declared != str(len(data)):
+        problems.append(
+            Problem(
+                segment_id=BINARY_SEGMENT,
+                segment_index=index,
+                element="BIN01",
+                message=f"expected the length of BIN02 ({len(data)} octets), got {declared!r}",
+            )
+        )
+    if not _octets(data):
+        problems.append(
+            Problem(
+                segment_id=BINARY_SEGMENT,
+                segment_index=index,
+                element="BIN02",
+                message="expected octets (one character 0x00-0xFF each), got a wider character",
+            )
+        )
+    if problems:
+        raise X12Error(problems)
+
+
 def build_segment(
     segment_id: str,
     elements: Sequence[ElementValue],
@@ -229,6 +355,10 @@ def build_segment(
     """One segment, terminator included; X12Error (located at `index`) on a delimiter in a value."""
     rendered: list[str] = []
     for position, value in enumerate(elements, start=1):
+        if segment_id == BINARY_SEGMENT and position == 2 and isinstance(value, str):
+            _check_binary(elements, value, index)
+            rendered.append(value)
+            continue
         if isinstance(value, str):
             _check_value(value, delimiters, segment_id, position, None, index)
             rendered.append(value)

@@ -38,6 +38,7 @@ from integration.x12 import guides
 from integration.x12.delimiters import read_delimiters, strip_preamble
 from integration.x12.envelope import TransactionContext, decode, read_transactions
 from integration.x12.errors import Problem, X12Error
+from integration.x12.segments import iter_segments
 from integration.x12.t270_005010x279a1 import render_270
 from integration.x12.t271_005010x279a1 import render_271
 from integration.x12.t276_005010x212 import render_276
@@ -225,7 +226,14 @@ def _readable(name: str) -> bool:
     return True
 
 
-SWAPPABLE = [n for n in NAMES if _readable(n)]
+def _carries_binary(name: str) -> bool:
+    """A BIN segment's data is octets, not text: swapping delimiter characters would change the
+    document it carries (fixtures/x12/275), so such files are left out of the swap property."""
+    text = FILES[name]
+    return any(seg.id == "BIN" for seg in iter_segments(text, read_delimiters(text)))
+
+
+SWAPPABLE = [n for n in NAMES if _readable(n) and not _carries_binary(n)]
 
 
 def _segments(text: str, end: str) -> list[str]:

@@ -35,6 +35,7 @@ def test_the_registry_lists_each_supported_pair_once() -> None:
         ("835", "005010X221A1", "835"),
         ("270", "005010X279A1", "270"),
         ("271", "005010X279A1", "271"),
+        ("275", "005010X210", "275"),
         ("276", "005010X212", "276"),
         ("277", "005010X212", "277"),
         ("277", "005010X214", "277CA"),
@@ -49,6 +50,7 @@ FILES = {
     "837P": FIXTURES / "837p" / "biopsy-99213-25-11102-11103.x12",
     "835": FIXTURES / "835" / "paid-denied-interest.835",
     "270": SAMPLES / "270__LinuxForHealth__subscriber-health-benefit-check.270",
+    "275": FIXTURES / "275" / "unsolicited-appeal-pdf.275",
     "276": SAMPLES / "276__LinuxForHealth__claim-level-status.276",
     "999": FIXTURES / "999" / "999-accepted-837p-example1.x12",
 }
@@ -102,7 +104,7 @@ def test_an_unknown_set_is_located() -> None:
     guide, _, problems = parse_transaction(first(SAMPLES / "834__azoner__multiple_st_loops.txt"))
     assert guide is None
     assert problems[-1].render() == (
-        "ST01 (segment 2): expected one of 270, 271, 276, 277, 278, 835, 837, 999, got '834'"
+        "ST01 (segment 2): expected one of 270, 271, 275, 276, 277, 278, 835, 837, 999, got '834'"
     )
 
 
