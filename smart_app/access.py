@@ -1,6 +1,8 @@
-"""Who may see the staff screens (interfaces, coding, denials): the admin token presented as
-`Authorization: Bearer <token>` or Basic (any user, the token as password), or, with no token
-set, a request from this machine that did not come through a proxy."""
+"""Who may use the app's screens. Staff screens (interfaces, coding, denials): the admin token
+presented as `Authorization: Bearer <token>` or Basic (any user, the token as password), or,
+with no token set, a request from this machine that did not come through a proxy. Every form
+post must come from one of our own pages. A clinician is a launched user whose fhirUser is a
+Practitioner."""
 
 from __future__ import annotations
 
@@ -8,8 +10,12 @@ import base64
 import binascii
 import hmac
 import ipaddress
+from urllib.parse import urlsplit
 
 from flask import request
+
+from integration.store.pa_reviews import is_practitioner
+from integration.store.smart_sessions import LaunchedSession
 
 PROXY_HEADERS = ("Forwarded", "X-Forwarded-For", "X-Real-IP")
 
@@ -46,3 +52,27 @@ def from_loopback() -> bool:
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         return ip.ipv4_mapped.is_loopback
     return ip.is_loopback
+
+
+def posted_from_another_site() -> bool:
+    """CSRF: True when a form post did not come from one of our own pages (Sec-Fetch-Site, else
+    Origin or Referer; a post naming neither is let through, as browsers always send one)."""
+    site = request.headers.get("Sec-Fetch-Site")
+    if site is not None:
+        return site not in ("same-origin", "none")
+    origin = request.headers.get("Origin") or request.headers.get("Referer")
+    if origin:
+        parts = urlsplit(origin)
+        return f"{parts.scheme}://{parts.netloc}" != request.host_url.rstrip("/")
+    return False
+
+
+def clinician_ref(session: LaunchedSession) -> str | None:
+    """The signed-in user as a Practitioner reference ("Practitioner/id" when the fhirUser is
+    on the launching EHR's FHIR base), or None when they are not a Practitioner."""
+    user = session.fhir_user
+    if not user:
+        return None
+    base = session.iss.rstrip("/") + "/"
+    reference = user[len(base) :] if user.startswith(base) else user
+    return reference if is_practitioner(reference) else None

@@ -27,7 +27,6 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any, NoReturn
-from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, current_app, g, jsonify, redirect, render_template, request
 from flask import session as cookie_session
@@ -56,10 +55,15 @@ from integration.store.appeals import (
 )
 from integration.store.database import session_factory
 from integration.store.denials import DenialStore
-from integration.store.pa_reviews import is_practitioner
 from integration.store.pa_submissions import PaSubmissionStore
 from integration.store.smart_sessions import LaunchedSession
-from smart_app.access import from_loopback, presented_token, same_secret
+from smart_app.access import (
+    clinician_ref,
+    from_loopback,
+    posted_from_another_site,
+    presented_token,
+    same_secret,
+)
 from smart_app.oauth import LaunchError
 from smart_app.views.context import services
 
@@ -235,28 +239,10 @@ def _launched_key(key: str | None) -> tuple[str, LaunchedSession] | None:
     return (key, found) if found is not None else None
 
 
-def clinician_ref(session: LaunchedSession) -> str | None:
-    """The signed-in user as "Practitioner/<id>", or None when they are not a Practitioner."""
-    user = session.fhir_user
-    if not user:
-        return None
-    base = session.iss.rstrip("/") + "/"
-    reference = user[len(base) :] if user.startswith(base) else user
-    return reference if is_practitioner(reference) else None
-
-
 def _same_origin_post() -> None:
-    """CSRF: a form post must come from one of our own pages (Sec-Fetch-Site, else Origin)."""
-    site = request.headers.get("Sec-Fetch-Site")
-    if site is not None:
-        if site not in ("same-origin", "none"):
-            _fail("cross-site", "That form was posted from another site; it was ignored.", 403)
-        return
-    origin = request.headers.get("Origin") or request.headers.get("Referer")
-    if origin:
-        parts = urlsplit(origin)
-        if f"{parts.scheme}://{parts.netloc}" != request.host_url.rstrip("/"):
-            _fail("cross-site", "That form was posted from another site; it was ignored.", 403)
+    """CSRF: a form post must come from one of our own pages."""
+    if posted_from_another_site():
+        _fail("cross-site", "That form was posted from another site; it was ignored.", 403)
 
 
 def _local_next(value: str | None) -> str:

@@ -20,7 +20,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, NoReturn
-from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
@@ -43,7 +42,7 @@ from integration.hl7v2.ingest import decode
 from integration.hl7v2.message import Header, parse_message
 from integration.settings import Settings
 from integration.store.hl7_inbox import STATUSES, InboxRow, get_message, inbox_stats, list_messages
-from smart_app.access import from_loopback, presented_token, same_secret
+from smart_app.access import from_loopback, posted_from_another_site, presented_token, same_secret
 from smart_app.views.context import services
 
 log = logging.getLogger(__name__)
@@ -156,17 +155,9 @@ def _guard() -> None:
 
 
 def _same_origin_post() -> None:
-    """CSRF: a form post must come from one of our own pages (Sec-Fetch-Site, else Origin)."""
-    site = request.headers.get("Sec-Fetch-Site")
-    if site is not None:
-        if site not in ("same-origin", "none"):
-            _fail("forbidden", "That form was posted from another site.", 403)
-        return
-    origin = request.headers.get("Origin") or request.headers.get("Referer")
-    if origin:
-        parts = urlsplit(origin)
-        if f"{parts.scheme}://{parts.netloc}" != request.host_url.rstrip("/"):
-            _fail("forbidden", "That form was posted from another site.", 403)
+    """CSRF: a form post must come from one of our own pages."""
+    if posted_from_another_site():
+        _fail("forbidden", "That form was posted from another site.", 403)
 
 
 def _local_next(value: str | None) -> str:

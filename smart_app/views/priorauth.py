@@ -15,7 +15,6 @@ import logging
 import re
 from datetime import UTC, date, datetime
 from typing import Any, NoReturn
-from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, current_app, jsonify, redirect, render_template, request
 from flask import url_for as flask_url_for
@@ -30,9 +29,9 @@ from integration.priorauth.submit import Attachment, Practice, Submitter, Unansw
 from integration.store.models import PaCase
 from integration.store.pa_cases import PaCaseStore
 from integration.store.pa_reviews import PacketVersion, PaReviewStore, ReviewError, UnknownCase
-from integration.store.pa_reviews import is_practitioner as _is_practitioner
 from integration.store.pa_submissions import SUBMITTABLE, PaSubmissionStore, SubmissionError
 from integration.store.smart_sessions import LaunchedSession
+from smart_app.access import clinician_ref, posted_from_another_site
 from smart_app.oauth import LaunchError
 from smart_app.views.context import launched, services
 
@@ -81,28 +80,9 @@ def _fail(detail: str, status: int = 400, kind: str = "http-error") -> NoReturn:
 
 
 def _same_origin_post() -> None:
-    """CSRF: a form post must come from one of our own pages (Sec-Fetch-Site, else Origin)."""
-    site = request.headers.get("Sec-Fetch-Site")
-    if site is not None:
-        if site not in ("same-origin", "none"):
-            _fail("That form was posted from another site; it was ignored.", 403, "cross-site")
-        return
-    origin = request.headers.get("Origin") or request.headers.get("Referer")
-    if origin:
-        parts = urlsplit(origin)
-        if f"{parts.scheme}://{parts.netloc}" != request.host_url.rstrip("/"):
-            _fail("That form was posted from another site; it was ignored.", 403, "cross-site")
-
-
-def clinician_ref(session: LaunchedSession) -> str | None:
-    """The signed-in user as a Practitioner reference ("Practitioner/id" when the fhirUser is
-    on the launching EHR's FHIR base), or None when they are not a Practitioner."""
-    user = session.fhir_user
-    if not user:
-        return None
-    base = session.iss.rstrip("/") + "/"
-    reference = user[len(base) :] if user.startswith(base) else user
-    return reference if _is_practitioner(reference) else None
+    """CSRF: a form post must come from one of our own pages."""
+    if posted_from_another_site():
+        _fail("That form was posted from another site; it was ignored.", 403, "cross-site")
 
 
 def _actor(session: LaunchedSession) -> str:
