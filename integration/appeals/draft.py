@@ -480,7 +480,12 @@ def draft_for_denial(
     day = denial.service_date or as_of
     assessment: Assessment | None = None
     candidates = [order] if order is not None else _chart_orders(resources, denial.procedure)
-    payer = refs.library.payer_for(evidence.coverage).match
+    # the payer that denied (the 835's payer name) decides the rule; the chart's coverage only
+    # when that name is not in the library
+    payer = (
+        refs.library.payer_named(denial.payer_name, denial.origin).match
+        or refs.library.payer_for(evidence.coverage).match
+    )
     for candidate in candidates:
         try:
             fact = order_from_fhir(candidate)
@@ -488,7 +493,9 @@ def draft_for_denial(
             continue
         if order is None and (payer is None or not refs.library.rules_for(payer.id, fact)):
             continue
-        check = check_order(client, fact, evidence, day, refs)
+        check = check_order(
+            client, fact, evidence, day, refs, payer_id=payer.id if payer is not None else None
+        )
         if check.assessment.rule is not None:
             assessment = check.assessment
             break

@@ -179,6 +179,28 @@ class RuleLibrary:
         shown = ", ".join(repr(n) for n in dict.fromkeys(tried)) or "no payer name"
         return PayerChoice(None, f"payer {shown} is not in the payer library")
 
+    def payer_named(self, name: str, source: str | None = None) -> PayerChoice:
+        """The one payer whose aliases match `name` (e.g. the payer name of an 835, N1*PR);
+        the longest alias wins when several match."""
+        hits = sorted(
+            (
+                (len(found), payer_id)
+                for payer_id, matcher in self._aliases.items()
+                if (found := matcher.find(name))
+            ),
+            reverse=True,
+        )
+        if not hits:
+            return PayerChoice(None, f"payer {name!r} is not in the payer library")
+        best = {payer_id for size, payer_id in hits if size == hits[0][0]}
+        if len(best) > 1:
+            return PayerChoice(
+                None,
+                f"payer {name!r} matches several payers in the library: {', '.join(sorted(best))}",
+            )
+        payer = self.payers[hits[0][1]]
+        return PayerChoice(PayerMatch(payer.id, payer.name, source, name), "")
+
     def channel_for(self, rule: PayerRule) -> Channel | None:
         """The rule's own channel, else the payer's default for the rule's benefit type."""
         return rule.channel or self.payers[rule.payer].channels.get(rule.benefit)
