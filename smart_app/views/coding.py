@@ -27,8 +27,9 @@ import logging
 from dataclasses import dataclass, replace
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, render_template, request
+from flask import Blueprint, Response, current_app, jsonify, render_template, request, url_for
 from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.wrappers import Response as Redirect
 
 from integration.coding.engine import Scrubber
 from integration.coding.model import (
@@ -43,6 +44,7 @@ from integration.coding.model import (
 from integration.coding.scrub_cli import items_from_document
 from integration.x12.t837_005010x222a1 import Claim
 from smart_app.views import interfaces
+from smart_app.views.context import services
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +64,13 @@ def _scrubber() -> Scrubber:
     loaded = Scrubber.load(reference=load_reference(current_app.extensions["dermrcm.engine"]))
     current_app.extensions["dermrcm.scrubber"] = loaded
     return loaded
+
+
+@bp.post("/coding/login")
+def login() -> Redirect:
+    """The admin token for a cookie valid for the coding screens (like /interfaces/login)."""
+    interfaces._same_origin_post()
+    return interfaces.sign_in(url_for("coding.scrub_form"), "/coding")
 
 
 def _guard() -> None:
@@ -303,7 +312,11 @@ def _problem(problem: interfaces.Problem) -> Response:
     if request.path.startswith("/api/"):
         response = jsonify({"code": problem.code, "description": problem.description})
     else:
-        body = render_template("coding/error.html", problem=problem)
+        body = render_template(
+            "coding/error.html",
+            problem=problem,
+            sign_in=problem.status == 403 and bool(services().settings.admin_token),
+        )
         response = Response(body, mimetype="text/html")
     response.status_code = problem.status
     return response

@@ -171,24 +171,31 @@ def _local_next(value: str | None) -> str:
 def login() -> Redirect:
     """Exchange the admin token (typed into the form) for a cookie for these screens only."""
     _same_origin_post()
+    target = _local_next(request.form.get("next"))
+    return sign_in(target, url_for("interfaces.hl7_inbox").rsplit("/", 1)[0] or "/")
+
+
+def sign_in(target: str, path: str) -> Redirect:
+    """The admin token of the posted form exchanged for a cookie valid under `path` (the staff
+    screens that share this check: /interfaces, /coding), then on to `target`; with no token
+    set, loopback goes straight on."""
     settings = _settings()
     token = settings.admin_token
-    target = _local_next(request.form.get("next"))
     if not token:
         if from_loopback():
             return redirect(target, code=303)
         raise _refusal()
     presented = request.form.get("token", "")
     if not presented or not same_secret(presented, token):
-        log.warning("interfaces sign-in refused requester=%s", request.remote_addr)
+        log.warning("staff sign-in refused path=%s requester=%s", path, request.remote_addr)
         _fail("forbidden", "That is not the admin token. Check DERMRCM_ADMIN_TOKEN.", 403)
-    log.info("interfaces sign-in requester=%s", request.remote_addr)
+    log.info("staff sign-in path=%s requester=%s", path, request.remote_addr)
     response = redirect(target, code=303)
     response.set_cookie(
         COOKIE,
         _serializer(token).dumps("interfaces"),
         max_age=int(settings.session_hours * 3600),
-        path=url_for("interfaces.hl7_inbox").rsplit("/", 1)[0] or "/",
+        path=path,
         secure=settings.secure_cookies,
         httponly=True,
         samesite="Strict",

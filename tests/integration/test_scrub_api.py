@@ -150,6 +150,27 @@ def test_with_an_admin_token_the_api_and_screen_need_it(
         assert allowed.status_code == 200
         assert allowed.json()["claim_id"] == "SCHEMA-01"
 
+        # a coder signs in with the token on the refusal page: a cookie for /coding only
+        assert 'id="coding-login"' in page.text
+        with requests.Session() as browser:
+            origin = {"Origin": app_server.url}
+            wrong = browser.post(
+                f"{app_server.url}/coding/login", data={"token": "guess"}, headers=origin
+            )
+            assert wrong.status_code == 403 and "dermrcm_interfaces" not in browser.cookies
+            signed = browser.post(
+                f"{app_server.url}/coding/login",
+                data={"token": TOKEN},
+                headers=origin,
+                allow_redirects=False,
+            )
+            assert signed.status_code == 303 and signed.headers["Location"] == "/coding/scrub"
+            cookie = signed.headers["Set-Cookie"]
+            assert "Path=/coding" in cookie and "HttpOnly" in cookie and TOKEN not in cookie
+            assert browser.get(f"{app_server.url}/coding/scrub", timeout=10).status_code == 200
+            # the cookie opens the coding screens, not the interface engineer's
+            assert browser.get(f"{app_server.url}/interfaces/hl7", timeout=10).status_code == 403
+
 
 def test_the_project_scrubber_answers(app_server: AppServer, tmp_path: Path) -> None:
     with app_server.using(f"sqlite:///{tmp_path / 'real.db'}", []):
