@@ -2,6 +2,8 @@
 
     dermrcm refdata import-ncci ccipra-v301r0-f1.txt ... ccipra-v301r0-f4.txt [--quarter 2024Q2]
     dermrcm refdata import-mue MCR_MUE_PractitionerServices_Eff_04-01-2024.csv [--quarter 2024Q2]
+    dermrcm refdata import-lcd article.csv article_x_icd10_covered.csv article_x_icd10_noncovered.csv
+        [--article A57044 ...]
     dermrcm refdata list
 
 The quarter comes from --quarter, else from each file's name (NCCI version v301 -> 2024Q2; MUE
@@ -9,6 +11,13 @@ The quarter comes from --quarter, else from each file's name (NCCI version v301 
 quarter is then replaced in one transaction (other quarters stay). A file that cannot be read
 exits 1 with the file, line and column at fault; nothing is written. The tables carry CPT code
 numbers under the AMA licence: derm-rcm ships this importer, not the tables.
+
+`import-lcd` reads the Medicare Coverage Database "Current Articles" download (or Coverage API
+JSON, see `integration.coding.lcd_import`): every article version with ICD-10 rows (only those of
+--article when given) is stored, an article version imported before is replaced, other versions
+are kept; all in one transaction, after every file was read. Pass the covered and non-covered
+files together (a version is replaced whole) and article.csv for the versions' effective dates
+(without it, dates stored by an earlier import are kept).
 """
 
 from __future__ import annotations
@@ -20,6 +29,13 @@ from pathlib import Path
 
 import click
 
+from integration.coding.lcd_import import (
+    ArticleCode,
+    ArticleInfo,
+    LcdImportError,
+    article_id_of,
+    parse_lcd_file,
+)
 from integration.coding.ncci import (
     Kind,
     ParsedFile,
@@ -91,7 +107,7 @@ def _import(
 
 @click.group("refdata")
 def refdata_command() -> None:
-    """CMS reference tables (NCCI PTP edits, MUEs) for the claim scrubber."""
+    """CMS reference tables (NCCI PTP edits, MUEs, LCD article ICD-10 lists) for the scrubber."""
 
 
 _FILES = click.argument(
@@ -122,18 +138,106 @@ def import_mue(files: tuple[Path, ...], quarter: str | None) -> None:
     _import("mue", files, quarter, parse_mue_file)
 
 
+def _article_option(
+    _ctx: click.Context, _param: click.Parameter, value: tuple[str, ...]
+) -> tuple[str, ...]:
+    try:
+        return tuple(article_id_of(v) for v in value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
+
+
+@refdata_command.command("import-lcd")
+@_FILES
+@click.option(
+    "--article",
+    "articles",
+    multiple=True,
+    callback=_article_option,
+    help="Import only this billing article (A57044 or 57044); repeatable (default: every one)",
+)
+def import_lcd(files: tuple[Path, ...], articles: tuple[str, ...]) -> None:
+    """Import LCD billing article ICD-10 lists from the CMS Medicare Coverage Database download
+    (article_x_icd10_covered.csv, article_x_icd10_noncovered.csv, and article.csv for the
+    articles' dates) or Coverage API JSON."""
+    from integration.settings import Settings
+    from integration.store.coding_reference import ArticleVersionImport, LcdArticleStore
+    from integration.store.database import make_engine, session_factory, upgrade
+
+    wanted = set(articles)
+    codes: dict[tuple[str, int], list[ArticleCode]] = {}
+    sources: dict[tuple[str, int], dict[str, str]] = {}
+    infos: dict[tuple[str, int], tuple[ArticleInfo, tuple[str, str]]] = {}
+    for path in files:
+        try:
+            parsed = parse_lcd_file(path)
+        except LcdImportError as exc:
+            raise click.ClickException(str(exc)) from exc
+        except OSError as exc:
+            raise click.ClickException(f"{path}: {exc.strerror or exc}") from exc
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        for info in parsed.articles:
+            if not wanted or info.article_id in wanted:
+                infos[(info.article_id, info.version)] = (info, (path.name, digest))
+        for code in parsed.codes:
+            if wanted and code.article_id not in wanted:
+                continue
+            key = (code.article_id, code.version)
+            codes.setdefault(key, []).append(code)
+            sources.setdefault(key, {})[path.name] = digest
+    if not codes:
+        raise click.ClickException(
+            "no ICD-10 rows to import"
+            + (f" for {', '.join(sorted(wanted))}" if wanted else "")
+            + ": pass article_x_icd10_covered.csv and/or article_x_icd10_noncovered.csv"
+        )
+    items = [
+        ArticleVersionImport(
+            article_id=key[0],
+            version=key[1],
+            codes=codes[key],
+            info=infos[key][0] if key in infos else None,
+            files=sorted(
+                {**sources[key], **(dict([infos[key][1]]) if key in infos else {})}.items()
+            ),
+        )
+        for key in sorted(codes)
+    ]
+    engine = make_engine(Settings().database_url)
+    try:
+        upgrade(engine)
+        try:
+            records = LcdArticleStore(session_factory(engine)).replace(items)
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from exc
+        for record in records:
+            click.echo(json.dumps(record.to_json()))
+            if record.effective is None and record.ending is None:
+                click.echo(
+                    f"{record.article_id} version {record.version}: no effective dates "
+                    "(import article.csv with it); the newest such version applies to every "
+                    "date of service",
+                    err=True,
+                )
+    finally:
+        engine.dispose()
+
+
 @refdata_command.command("list")
 def list_imports() -> None:
-    """Print the imported quarters, one JSON object a line."""
+    """Print the imported quarters and article versions, one JSON object a line."""
     from integration.settings import Settings
-    from integration.store.coding_reference import NcciReferenceStore
+    from integration.store.coding_reference import LcdArticleStore, NcciReferenceStore
     from integration.store.database import current_tables, make_engine, session_factory
 
     engine = make_engine(Settings().database_url)
     try:
-        if "ncci_reference_import" not in current_tables(engine):
-            return
-        for record in NcciReferenceStore(session_factory(engine)).imports():
-            click.echo(json.dumps(record.to_json()))
+        tables = current_tables(engine)
+        if "ncci_reference_import" in tables:
+            for record in NcciReferenceStore(session_factory(engine)).imports():
+                click.echo(json.dumps(record.to_json()))
+        if "lcd_article_import" in tables:
+            for article in LcdArticleStore(session_factory(engine)).imports():
+                click.echo(json.dumps(article.to_json()))
     finally:
         engine.dispose()

@@ -1,4 +1,5 @@
-"""The imported CMS NCCI tables (practitioner PTP edits, MUEs), one set of rows per quarter.
+"""The imported CMS NCCI tables (practitioner PTP edits, MUEs), one set of rows per quarter,
+and the imported LCD billing article ICD-10 lists, one set of rows per article version.
 
 `replace` writes one kind and quarter in a single database transaction: the quarter's old rows
 are deleted and the new ones inserted before the commit, so a reader sees the old quarter or the
@@ -11,12 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from integration.coding.lcd_import import ArticleCode, ArticleInfo, ArticleList, LcdArticleTable
 from integration.coding.ncci import (
     Kind,
     MueEdit,
@@ -29,7 +31,13 @@ from integration.coding.ncci import (
     index_ptp,
     parse_quarter,
 )
-from integration.store.models import NcciMue, NcciPtpEdit, NcciReferenceImport
+from integration.store.models import (
+    LcdArticleCode,
+    LcdArticleImport,
+    NcciMue,
+    NcciPtpEdit,
+    NcciReferenceImport,
+)
 
 _CHUNK = 5000
 
@@ -206,3 +214,184 @@ class NcciReferenceStore:
                     )
                 )
         return MueTable(quarters) if quarters else None
+
+
+# -- LCD billing article ICD-10 lists --------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleImportRecord:
+    article_id: str
+    version: int
+    effective: date | None
+    ending: date | None
+    files: tuple[str, ...]
+    sha256: tuple[str, ...]
+    covered: int
+    noncovered: int
+    imported_at: datetime
+    replaced: bool = False  # an earlier import of the same article version was replaced
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": "lcd-article",
+            "article_id": self.article_id,
+            "version": self.version,
+            "effective": self.effective.isoformat() if self.effective else None,
+            "ending": self.ending.isoformat() if self.ending else None,
+            "files": list(self.files),
+            "sha256": list(self.sha256),
+            "covered": self.covered,
+            "noncovered": self.noncovered,
+            "imported_at": self.imported_at.isoformat(),
+            "replaced": self.replaced,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleVersionImport:
+    """What to store for one article version: its codes, its dates (when article.csv was among
+    the files) and the files (name, sha256) its rows came from."""
+
+    article_id: str
+    version: int
+    codes: Sequence[ArticleCode]
+    info: ArticleInfo | None
+    files: Sequence[tuple[str, str]]
+
+
+class LcdArticleStore:
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self.sessions = sessions
+
+    def replace(
+        self, items: Sequence[ArticleVersionImport], *, now: datetime | None = None
+    ) -> list[ArticleImportRecord]:
+        """Store each article version, replacing an earlier import of the same article version
+        (its codes, covered and non-covered, all of them; its dates only when `info` is given,
+        else the stored dates are kept); all of `items` in one transaction (all or nothing).
+        Other versions are kept."""
+        at = now or datetime.now(UTC)
+        out: list[ArticleImportRecord] = []
+        with self.sessions.begin() as session:
+            for item in items:
+                merged: dict[tuple[str, bool], ArticleCode] = {}
+                for c in item.codes:
+                    if (c.article_id, c.version) != (item.article_id, item.version):
+                        raise ValueError(
+                            f"{item.article_id} version {item.version}: a code of "
+                            f"{c.article_id} version {c.version} among its rows"
+                        )
+                    merged[(c.code, c.covered)] = c
+                if not merged:
+                    raise ValueError(f"{item.article_id} version {item.version}: no codes")
+                old = session.scalars(
+                    select(LcdArticleImport).where(
+                        LcdArticleImport.article_id == item.article_id,
+                        LcdArticleImport.version == item.version,
+                    )
+                ).one_or_none()
+                if old is not None:
+                    session.execute(
+                        delete(LcdArticleCode).where(LcdArticleCode.import_id == old.id)
+                    )
+                    session.delete(old)
+                    session.flush()
+                dates = (item.info.effective, item.info.ending) if item.info else None
+                if dates is None and old is not None:  # no article.csv this time: keep its dates
+                    dates = (old.effective, old.ending)
+                record = LcdArticleImport(
+                    article_id=item.article_id,
+                    version=item.version,
+                    effective=dates[0] if dates else None,
+                    ending=dates[1] if dates else None,
+                    files="|".join(name for name, _ in item.files),
+                    sha256="|".join(digest for _, digest in item.files),
+                    rows=len(merged),
+                    imported_at=at,
+                )
+                session.add(record)
+                session.flush()
+                rows = [
+                    {
+                        "import_id": record.id,
+                        "code": c.code,
+                        "code_group": c.group,
+                        "covered": c.covered,
+                    }
+                    for c in merged.values()
+                ]
+                for chunk in _chunks(rows):
+                    session.execute(insert(LcdArticleCode), chunk)
+                out.append(
+                    _article_record(
+                        record,
+                        covered=sum(1 for c in merged.values() if c.covered),
+                        replaced=old is not None,
+                    )
+                )
+        return out
+
+    def imports(self) -> list[ArticleImportRecord]:
+        with self.sessions() as session:
+            found = session.scalars(
+                select(LcdArticleImport).order_by(
+                    LcdArticleImport.article_id, LcdArticleImport.version
+                )
+            ).all()
+            out = []
+            for row in found:
+                covered = session.scalar(
+                    select(func.count())
+                    .select_from(LcdArticleCode)
+                    .where(LcdArticleCode.import_id == row.id, LcdArticleCode.covered.is_(True))
+                )
+                out.append(_article_record(row, covered=int(covered or 0)))
+            return out
+
+    def table(self) -> LcdArticleTable | None:
+        """Every imported article version, or None when none was imported."""
+        lists: list[ArticleList] = []
+        with self.sessions() as session:
+            for imp in session.scalars(select(LcdArticleImport)).all():
+                covered: dict[str, int] = {}
+                noncovered: dict[str, int] = {}
+                for code, group, is_covered in session.execute(
+                    select(
+                        LcdArticleCode.code, LcdArticleCode.code_group, LcdArticleCode.covered
+                    ).where(LcdArticleCode.import_id == imp.id)
+                ):
+                    (covered if is_covered else noncovered)[code.replace(".", "")] = group
+                imported_at = imp.imported_at
+                if imported_at.tzinfo is None:  # SQLite keeps no zone; we wrote UTC
+                    imported_at = imported_at.replace(tzinfo=UTC)
+                lists.append(
+                    ArticleList(
+                        article_id=imp.article_id,
+                        version=imp.version,
+                        effective=imp.effective,
+                        ending=imp.ending,
+                        imported_at=imported_at,
+                        files=tuple(imp.files.split("|")) if imp.files else (),
+                        covered=covered,
+                        noncovered=noncovered,
+                    )
+                )
+        return LcdArticleTable(lists) if lists else None
+
+
+def _article_record(
+    row: LcdArticleImport, *, covered: int, replaced: bool = False
+) -> ArticleImportRecord:
+    return ArticleImportRecord(
+        article_id=row.article_id,
+        version=row.version,
+        effective=row.effective,
+        ending=row.ending,
+        files=tuple(row.files.split("|")) if row.files else (),
+        sha256=tuple(row.sha256.split("|")) if row.sha256 else (),
+        covered=covered,
+        noncovered=row.rows - covered,
+        imported_at=row.imported_at,
+        replaced=replaced,
+    )

@@ -694,3 +694,38 @@ class AppealDocument(Base):
     sha256: Mapped[str] = mapped_column(String(64))
     content: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+# -- LCD billing article ICD-10 lists (0009) -----------------------------------------------------
+
+
+class LcdArticleImport(Base):
+    """One imported version of a CMS Billing and Coding article's ICD-10 lists (from the MCD
+    download): the article's dates, the files and when; importing the same article version again
+    replaces it in one transaction, other versions stay beside it."""
+
+    __tablename__ = "lcd_article_import"
+    __table_args__ = (UniqueConstraint("article_id", "version"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    article_id: Mapped[str] = mapped_column(String(10))  # "A57044"
+    version: Mapped[int] = mapped_column(Integer)
+    effective: Mapped[date | None] = mapped_column(Date, nullable=True)
+    ending: Mapped[date | None] = mapped_column(Date, nullable=True)
+    files: Mapped[str] = mapped_column(Text)  # file names, "|" between
+    sha256: Mapped[str] = mapped_column(Text)  # of each file, "|" between, same order
+    rows: Mapped[int] = mapped_column(Integer)
+    imported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class LcdArticleCode(Base):
+    """One ICD-10-CM code of an imported article version: its group and covered or not."""
+
+    __tablename__ = "lcd_article_code"
+    __table_args__ = (UniqueConstraint("import_id", "code", "covered"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    import_id: Mapped[int] = mapped_column(BigId, ForeignKey("lcd_article_import.id"), index=True)
+    code: Mapped[str] = mapped_column(String(8))  # "L82.1"
+    code_group: Mapped[int] = mapped_column(Integer)
+    covered: Mapped[bool] = mapped_column(Boolean)
