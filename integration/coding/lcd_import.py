@@ -48,7 +48,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-FileKind = Literal["covered", "noncovered", "article"]
+FileKind = Literal["covered", "noncovered", "article", "related"]
 Where = Callable[[str], str]  # column name -> "line N column M (name)" or "$.data[i].name"
 
 COVERED_COLUMNS = frozenset(
@@ -96,11 +96,22 @@ class ArticleInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class ArticleLink:
+    """An article version's related LCD (article_related_documents.csv, r_lcd_id): how the
+    scrubber finds a policy's billing articles from its LCD ids."""
+
+    article_id: str
+    version: int
+    lcd_id: str  # "L35498"
+
+
+@dataclass(frozen=True, slots=True)
 class ParsedLcdFile:
     name: str
     kind: FileKind
     codes: tuple[ArticleCode, ...] = ()
     articles: tuple[ArticleInfo, ...] = ()
+    links: tuple[ArticleLink, ...] = ()
 
 
 def article_id_of(value: str) -> str:
@@ -144,17 +155,20 @@ def _kind_of(name: str, header: Sequence[str]) -> FileKind:
         return "covered"
     if "icd10_noncovered_group" in cols:
         return "noncovered"
+    if "r_lcd_id" in cols and {"article_id", "article_version"} <= cols:
+        return "related"
     if "icd10_code_id" not in cols and {"article_id", "article_version"} <= cols:
         return "article"
     raise LcdImportError(
         f"{name} line 1: expected the header of an MCD article_x_icd10_covered.csv, "
-        f"article_x_icd10_noncovered.csv or article.csv (icd10_covered_group, "
-        f"icd10_noncovered_group or article_id + article_version), got {', '.join(header)}"
+        f"article_x_icd10_noncovered.csv, article_related_documents.csv or article.csv "
+        f"(icd10_covered_group, icd10_noncovered_group, r_lcd_id or article_id + "
+        f"article_version), got {', '.join(header)}"
     )
 
 
 def _check_header(name: str, kind: FileKind, header: Sequence[str]) -> None:
-    if kind == "article":
+    if kind in ("article", "related"):
         missing = [c for c in _ARTICLE_REQUIRED if c not in header]
     else:
         known = COVERED_COLUMNS if kind == "covered" else NONCOVERED_COLUMNS
@@ -214,6 +228,7 @@ def parse_lcd_text(name: str, text: str) -> ParsedLcdFile:
     _check_header(name, kind, header)
     codes: list[ArticleCode] = []
     articles: list[ArticleInfo] = []
+    links: list[ArticleLink] = []
     for cells in reader:
         line = reader.line_num
         if not any(c.strip() for c in cells):
@@ -230,9 +245,37 @@ def parse_lcd_text(name: str, text: str) -> ParsedLcdFile:
 
         if kind == "article":
             articles.append(_article_row(name, where, header, row))
+        elif kind == "related":
+            link = _link_row(name, where, row)
+            if link is not None:
+                links.append(link)
         else:
             codes.append(_code_row(name, where, kind, row))
-    return ParsedLcdFile(name=name, kind=kind, codes=tuple(codes), articles=tuple(articles))
+    return ParsedLcdFile(
+        name=name, kind=kind, codes=tuple(codes), articles=tuple(articles), links=tuple(links)
+    )
+
+
+def _link_row(name: str, where: Where, row: Mapping[str, str]) -> ArticleLink | None:
+    """A row of article_related_documents.csv; None for a row relating the article to another
+    article (its r_lcd_id is empty)."""
+    raw = row["r_lcd_id"].strip().upper()
+    if not raw:
+        return None
+    digits = raw[1:] if raw.startswith("L") else raw
+    if not digits.isdigit():
+        raise LcdImportError(
+            f"{name} {where('r_lcd_id')}: expected an LCD id like 35498 or L35498, got {raw!r}"
+        )
+    try:
+        article = article_id_of(row["article_id"])
+    except ValueError as exc:
+        raise LcdImportError(f"{name} {where('article_id')}: {exc}") from None
+    try:
+        version = _int(row["article_version"], "an article version")
+    except ValueError as exc:
+        raise LcdImportError(f"{name} {where('article_version')}: {exc}") from None
+    return ArticleLink(article, version, f"L{int(digits)}")
 
 
 def _article_row(
@@ -322,6 +365,7 @@ class ArticleList:
     files: tuple[str, ...]
     covered: Mapping[str, int] = field(default_factory=dict)  # code without dot -> group
     noncovered: Mapping[str, int] = field(default_factory=dict)
+    lcds: tuple[str, ...] = ()  # the LCDs the article version is related to ("L35498")
 
     def in_force(self, day: date | None) -> bool:
         if day is None:
@@ -354,6 +398,15 @@ class LcdArticleTable:
     def versions(self, article_id: str) -> tuple[ArticleList, ...]:
         return tuple(self._by_id.get(article_id, ()))
 
+    def related_to(self, lcd_ids: Iterable[str]) -> tuple[str, ...]:
+        """The imported articles related to any of these LCDs (by any imported version)."""
+        wanted = set(lcd_ids)
+        return tuple(
+            article_id
+            for article_id, versions in sorted(self._by_id.items())
+            if any(wanted & set(v.lcds) for v in versions)
+        )
+
     def current(self, article_id: str, day: date | None) -> ArticleList | None:
         found = [a for a in self._by_id.get(article_id, ()) if a.in_force(day)]
         return found[-1] if found else None
@@ -364,6 +417,12 @@ def article_lists(parsed: Iterable[ParsedLcdFile], imported_at: datetime) -> Lcd
     `dermrcm refdata import-lcd` of the same files): one list per article version with codes."""
     files = list(parsed)
     infos = {(i.article_id, i.version): i for f in files for i in f.articles}
+    related: dict[tuple[str, int], list[str]] = {}
+    for f in files:
+        for link in f.links:
+            have = related.setdefault((link.article_id, link.version), [])
+            if link.lcd_id not in have:
+                have.append(link.lcd_id)
     covered: dict[tuple[str, int], dict[str, int]] = {}
     noncovered: dict[tuple[str, int], dict[str, int]] = {}
     names: dict[tuple[str, int], list[str]] = {}
@@ -388,6 +447,7 @@ def article_lists(parsed: Iterable[ParsedLcdFile], imported_at: datetime) -> Lcd
                 files=tuple(names[key]),
                 covered=covered.get(key, {}),
                 noncovered=noncovered.get(key, {}),
+                lcds=tuple(related.get(key, ())),
             )
         )
     return LcdArticleTable(lists)

@@ -32,6 +32,7 @@ import click
 from integration.coding.lcd_import import (
     ArticleCode,
     ArticleInfo,
+    ArticleLink,
     LcdImportError,
     article_id_of,
     parse_lcd_file,
@@ -158,8 +159,9 @@ def _article_option(
 )
 def import_lcd(files: tuple[Path, ...], articles: tuple[str, ...]) -> None:
     """Import LCD billing article ICD-10 lists from the CMS Medicare Coverage Database download
-    (article_x_icd10_covered.csv, article_x_icd10_noncovered.csv, and article.csv for the
-    articles' dates) or Coverage API JSON."""
+    (article_x_icd10_covered.csv, article_x_icd10_noncovered.csv, article.csv for the articles'
+    dates, article_related_documents.csv for the LCDs each article belongs to) or Coverage API
+    JSON."""
     from integration.settings import Settings
     from integration.store.coding_reference import ArticleVersionImport, LcdArticleStore
     from integration.store.database import make_engine, session_factory, upgrade
@@ -168,6 +170,7 @@ def import_lcd(files: tuple[Path, ...], articles: tuple[str, ...]) -> None:
     codes: dict[tuple[str, int], list[ArticleCode]] = {}
     sources: dict[tuple[str, int], dict[str, str]] = {}
     infos: dict[tuple[str, int], tuple[ArticleInfo, tuple[str, str]]] = {}
+    links: list[ArticleLink] = []
     for path in files:
         try:
             parsed = parse_lcd_file(path)
@@ -179,18 +182,25 @@ def import_lcd(files: tuple[Path, ...], articles: tuple[str, ...]) -> None:
         for info in parsed.articles:
             if not wanted or info.article_id in wanted:
                 infos[(info.article_id, info.version)] = (info, (path.name, digest))
+        links += [k for k in parsed.links if not wanted or k.article_id in wanted]
         for code in parsed.codes:
             if wanted and code.article_id not in wanted:
                 continue
             key = (code.article_id, code.version)
             codes.setdefault(key, []).append(code)
             sources.setdefault(key, {})[path.name] = digest
-    if not codes:
+    if not codes and not links:
         raise click.ClickException(
             "no ICD-10 rows to import"
             + (f" for {', '.join(sorted(wanted))}" if wanted else "")
             + ": pass article_x_icd10_covered.csv and/or article_x_icd10_noncovered.csv"
+            + " (with article_related_documents.csv to link the articles to their LCDs)"
         )
+    lcds_of: dict[tuple[str, int], list[str]] = {}
+    for link in links:
+        have = lcds_of.setdefault((link.article_id, link.version), [])
+        if link.lcd_id not in have:
+            have.append(link.lcd_id)
     items = [
         ArticleVersionImport(
             article_id=key[0],
@@ -200,6 +210,7 @@ def import_lcd(files: tuple[Path, ...], articles: tuple[str, ...]) -> None:
             files=sorted(
                 {**sources[key], **(dict([infos[key][1]]) if key in infos else {})}.items()
             ),
+            lcds=lcds_of.get(key) if links else None,
         )
         for key in sorted(codes)
     ]
@@ -207,9 +218,13 @@ def import_lcd(files: tuple[Path, ...], articles: tuple[str, ...]) -> None:
     try:
         upgrade(engine)
         try:
-            records = LcdArticleStore(session_factory(engine)).replace(items)
+            store = LcdArticleStore(session_factory(engine))
+            records = store.replace(items) if items else []
+            linked = store.link(k for k in links if (k.article_id, k.version) not in codes)
         except ValueError as exc:
             raise click.ClickException(str(exc)) from exc
+        if linked:
+            click.echo(json.dumps({"linked_article_versions": linked}))
         for record in records:
             click.echo(json.dumps(record.to_json()))
             if record.effective is None and record.ending is None:

@@ -10,7 +10,7 @@ in-memory index the scrubber uses (`integration.coding.ncci`).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -18,7 +18,13 @@ from typing import Any
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from integration.coding.lcd_import import ArticleCode, ArticleInfo, ArticleList, LcdArticleTable
+from integration.coding.lcd_import import (
+    ArticleCode,
+    ArticleInfo,
+    ArticleLink,
+    ArticleList,
+    LcdArticleTable,
+)
 from integration.coding.ncci import (
     Kind,
     MueEdit,
@@ -258,6 +264,7 @@ class ArticleVersionImport:
     codes: Sequence[ArticleCode]
     info: ArticleInfo | None
     files: Sequence[tuple[str, str]]
+    lcds: Sequence[str] | None = None  # related LCDs, when article_related_documents was given
 
 
 class LcdArticleStore:
@@ -300,6 +307,9 @@ class LcdArticleStore:
                 dates = (item.info.effective, item.info.ending) if item.info else None
                 if dates is None and old is not None:  # no article.csv this time: keep its dates
                     dates = (old.effective, old.ending)
+                lcds = "|".join(item.lcds) if item.lcds is not None else None
+                if lcds is None:  # no article_related_documents this time: keep the links
+                    lcds = old.lcds if old is not None else ""
                 record = LcdArticleImport(
                     article_id=item.article_id,
                     version=item.version,
@@ -309,6 +319,7 @@ class LcdArticleStore:
                     sha256="|".join(digest for _, digest in item.files),
                     rows=len(merged),
                     imported_at=at,
+                    lcds=lcds,
                 )
                 session.add(record)
                 session.flush()
@@ -331,6 +342,29 @@ class LcdArticleStore:
                     )
                 )
         return out
+
+    def link(self, links: Iterable[ArticleLink]) -> int:
+        """Record the related LCDs of article versions imported earlier (an
+        article_related_documents.csv imported on its own); the versions updated. Links of
+        versions not imported are left out: they have no lists to use."""
+        by_key: dict[tuple[str, int], list[str]] = {}
+        for link in links:
+            have = by_key.setdefault((link.article_id, link.version), [])
+            if link.lcd_id not in have:
+                have.append(link.lcd_id)
+        updated = 0
+        with self.sessions.begin() as session:
+            for (article_id, version), lcds in by_key.items():
+                row = session.scalars(
+                    select(LcdArticleImport).where(
+                        LcdArticleImport.article_id == article_id,
+                        LcdArticleImport.version == version,
+                    )
+                ).one_or_none()
+                if row is not None:
+                    row.lcds = "|".join(lcds)
+                    updated += 1
+        return updated
 
     def imports(self) -> list[ArticleImportRecord]:
         with self.sessions() as session:
@@ -375,6 +409,7 @@ class LcdArticleStore:
                         files=tuple(imp.files.split("|")) if imp.files else (),
                         covered=covered,
                         noncovered=noncovered,
+                        lcds=tuple(imp.lcds.split("|")) if imp.lcds else (),
                     )
                 )
         return LcdArticleTable(lists) if lists else None

@@ -716,6 +716,8 @@ class LcdArticleImport(Base):
     sha256: Mapped[str] = mapped_column(Text)  # of each file, "|" between, same order
     rows: Mapped[int] = mapped_column(Integer)
     imported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    #: the LCDs this article version is related to (article_related_documents.csv), "|" between
+    lcds: Mapped[str] = mapped_column(Text, default="", server_default="")
 
 
 class LcdArticleCode(Base):

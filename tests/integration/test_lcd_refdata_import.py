@@ -156,3 +156,20 @@ def test_store_replace_is_all_or_nothing(engine: Engine) -> None:
         1,
         ("f.csv",),
     )
+
+
+RELATED = COVERED.with_name("article_related_documents-synthetic-excerpt.csv")
+
+
+def test_article_links_to_lcds_imported_with_the_lists_or_after_them(engine: Engine) -> None:
+    # lists first, without the related documents: no article is linked to an LCD yet
+    assert _run("import-lcd", str(ARTICLES), str(COVERED), str(NONCOVERED))[0] == 0
+    assert _table(engine).related_to(["L35498"]) == ()
+    # the related documents alone: the imported versions get their LCD (A99901 has no list)
+    code, out, _ = _run("import-lcd", str(RELATED))
+    assert code == 0 and '"linked_article_versions": 2' in out
+    assert _table(engine).related_to(["L35498"]) == ("A57044",)
+    assert _table(engine).related_to(["L35494"]) == ()
+    # a later re-import of the lists without the related file keeps the links
+    assert _run("import-lcd", str(COVERED))[0] == 0
+    assert _table(engine).related_to(["L35498"]) == ("A57044",)

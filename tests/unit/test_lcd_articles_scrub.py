@@ -109,3 +109,30 @@ def test_malignant_diagnoses_still_go_to_the_malignant_rules(with_articles: Scru
 def test_without_an_import_the_finding_says_unverified() -> None:
     [finding] = _lcd(scrubber_for_tests(), _request("11200", "L988", "2026-06-10"))
     assert UNVERIFIED in finding.message
+
+
+RELATED = COVERED.with_name("article_related_documents-synthetic-excerpt.csv")
+MOHS_COVERED = COVERED.with_name("article_x_icd10_covered-mohs-synthetic-excerpt.csv")
+
+
+def test_a_policy_finds_its_article_through_its_lcd_id() -> None:
+    """lcd-mohs.yaml names no billing article; article_related_documents.csv relates the
+    (synthetic) A99901 to the Mohs LCD L35494, so its imported list decides, cited by id."""
+    files = (ARTICLES, COVERED, NONCOVERED, RELATED, MOHS_COVERED)
+    table = article_lists([parse_lcd_file(p) for p in files], IMPORTED_AT)
+    assert table.related_to(["L35494"]) == ("A99901",)
+    assert table.related_to(["L35498"]) == ("A57044",)
+    scrubber = Scrubber.load(reference={**reference_for_tests(), "lcd-articles": table})
+    [finding] = _lcd(scrubber, _request("17311", "L570", "2026-06-10"))
+    assert "A99901 version 1" in finding.message and UNVERIFIED not in finding.message
+    assert finding.source is not None and finding.source.document_id == "A99901"
+    assert _lcd(scrubber, _request("17311", "C44311", "2026-06-10")) == []
+
+
+def test_a_row_relating_two_articles_links_no_lcd() -> None:
+    links = parse_lcd_file(RELATED).links
+    assert [(k.article_id, k.version, k.lcd_id) for k in links] == [
+        ("A57044", 901, "L35498"),
+        ("A57044", 902, "L35498"),
+        ("A99901", 1, "L35494"),
+    ]

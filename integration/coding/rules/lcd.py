@@ -5,7 +5,8 @@ benign skin lesion LCDs and articles A57044 / A57162, lcd-mohs.yaml for the Mohs
 
 Where the diagnoses come from, for each line:
 
-1. The billing articles of the policy (its `documents` whose id starts with "A") imported with
+1. The billing articles of the policy (its `documents` whose id starts with "A", and those the
+   imported article_related_documents.csv relates to one of its LCDs) imported with
    `dermrcm refdata import-lcd` from CMS's Medicare Coverage Database download (reference
    "lcd-articles"): for each such article, the newest imported version in force on the line's
    date of service. A line is supported when one of its diagnoses is on one of those covered
@@ -120,6 +121,13 @@ def load(ctx: LoadContext) -> LcdData:
     return LcdData(tuple(load_policy(ctx, name) for name in POLICY_FILES), table)
 
 
+def _articles_of(policy: Policy, table: LcdArticleTable) -> tuple[str, ...]:
+    """The policy's billing articles: those its documents name, and those the imported
+    article_related_documents.csv relates to one of its LCDs."""
+    lcd_ids = [d for d in policy.documents if d.startswith("L")]
+    return tuple(dict.fromkeys([*policy.articles, *table.related_to(lcd_ids)]))
+
+
 ARTICLE_URL = (
     "https://www.cms.gov/medicare-coverage-database/view/article.aspx?articleId={n}&ver={v}"
 )
@@ -189,7 +197,7 @@ def check(work: WorkClaim, data: LcdData) -> None:
                 day = line.service_date or work.service_date
                 lists = [
                     found
-                    for article in policy.articles
+                    for article in _articles_of(policy, data.articles)
                     if (found := data.articles.current(article, day)) is not None
                 ]
                 if lists:

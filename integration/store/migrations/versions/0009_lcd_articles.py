@@ -31,6 +31,7 @@ def upgrade() -> None:
         sa.Column("sha256", sa.Text(), nullable=False),
         sa.Column("rows", sa.Integer(), nullable=False),
         sa.Column("imported_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("lcds", sa.Text(), server_default="", nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_lcd_article_import")),
         sa.UniqueConstraint("article_id", "version", name=op.f("uq_lcd_article_import_article_id")),
     )
