@@ -8,12 +8,17 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import hmac
 import ipaddress
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from flask import request
+from flask import current_app, redirect, request
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from werkzeug.wrappers import Response
 
+from integration.settings import Settings
 from integration.store.pa_reviews import is_practitioner
 from integration.store.smart_sessions import LaunchedSession
 
@@ -76,3 +81,57 @@ def clinician_ref(session: LaunchedSession) -> str | None:
     base = session.iss.rstrip("/") + "/"
     reference = user[len(base) :] if user.startswith(base) else user
     return reference if is_practitioner(reference) else None
+
+
+@dataclass(frozen=True, slots=True)
+class StaffCookie:
+    """The signed cookie that stands for the admin token on one group of staff screens, after
+    a sign-in with the token. Its salt holds a digest of the token, so a new token signs
+    everyone out; it never holds the token itself."""
+
+    name: str  # "dermrcm_interfaces"
+    purpose: str  # "interfaces": what the cookie is for (its salt and its value)
+
+    def _serializer(self, token: str) -> URLSafeTimedSerializer:
+        digest = hashlib.sha256(token.encode("utf-8")).hexdigest()
+        return URLSafeTimedSerializer(current_app.secret_key or "", salt=f"{self.purpose}:{digest}")
+
+    def access(self, settings: Settings) -> str | None:
+        """How this request may see the screens ("bearer", "basic", "cookie", "loopback"), or
+        None: the token presented or this cookie, or loopback while no token is set."""
+        token = settings.admin_token
+        if not token:
+            return "loopback" if from_loopback() else None
+        presented = presented_token()
+        if presented is not None and same_secret(presented, token):
+            return request.headers.get("Authorization", "").partition(" ")[0].lower()
+        cookie = request.cookies.get(self.name)
+        if cookie:
+            try:
+                self._serializer(token).loads(cookie, max_age=int(settings.session_hours * 3600))
+            except BadSignature:
+                return None
+            return "cookie"
+        return None
+
+    def sign_in(self, settings: Settings, target: str, path: str) -> Response | str:
+        """The posted form's admin token exchanged for this cookie (valid under `path`) and a
+        redirect to `target`; with no token set, loopback goes straight on. Refused: "remote"
+        (no token set and not loopback) or "wrong-token"."""
+        token = settings.admin_token
+        if not token:
+            return redirect(target, code=303) if from_loopback() else "remote"
+        presented = request.form.get("token", "")
+        if not presented or not same_secret(presented, token):
+            return "wrong-token"
+        response = redirect(target, code=303)
+        response.set_cookie(
+            self.name,
+            self._serializer(token).dumps(self.purpose),
+            max_age=int(settings.session_hours * 3600),
+            path=path,
+            secure=settings.secure_cookies,
+            httponly=True,
+            samesite="Strict",
+        )
+        return response

@@ -58,11 +58,9 @@ from integration.store.denials import DenialStore
 from integration.store.pa_submissions import PaSubmissionStore
 from integration.store.smart_sessions import LaunchedSession
 from smart_app.access import (
+    StaffCookie,
     clinician_ref,
-    from_loopback,
     posted_from_another_site,
-    presented_token,
-    same_secret,
 )
 from smart_app.oauth import LaunchError
 from smart_app.views.context import services
@@ -72,6 +70,7 @@ log = logging.getLogger(__name__)
 bp = Blueprint("denials", __name__)
 
 COOKIE = "dermrcm_billing"
+BILLING = StaffCookie(COOKIE, "billing")
 #: worklist tabs: value -> (label, the queue it shows; None: every queue)
 TABS: dict[str, tuple[str, str | None]] = {
     "all": ("All", None),
@@ -183,21 +182,7 @@ def _serializer(purpose: str) -> URLSafeTimedSerializer:
 
 def billing_access() -> str | None:
     """How this request may see the billing screens (bearer, basic, cookie, loopback), or None."""
-    settings = services().settings
-    token = settings.admin_token
-    if not token:
-        return "loopback" if from_loopback() else None
-    presented = presented_token()
-    if presented is not None and same_secret(presented, token):
-        return request.headers.get("Authorization", "").partition(" ")[0].lower()
-    cookie = request.cookies.get(COOKIE)
-    if cookie:
-        try:
-            _serializer("billing").loads(cookie, max_age=int(settings.session_hours * 3600))
-        except BadSignature:
-            return None
-        return "cookie"
-    return None
+    return BILLING.access(services().settings)
 
 
 def _refusal() -> Problem:
@@ -256,28 +241,14 @@ def _local_next(value: str | None) -> str:
 def login() -> Redirect:
     """Exchange the admin token (typed into the form) for a cookie for these screens."""
     _same_origin_post()
-    settings = services().settings
-    token = settings.admin_token
-    target = _local_next(request.form.get("next"))
-    if not token:
-        if from_loopback():
-            return redirect(target, code=303)
+    outcome = BILLING.sign_in(services().settings, _local_next(request.form.get("next")), "/")
+    if outcome == "remote":
         raise _refusal()
-    presented = request.form.get("token", "")
-    if not presented or not same_secret(presented, token):
+    if outcome == "wrong-token":
         log.warning("denials sign-in refused")
         _fail("forbidden", "That is not the admin token. Check DERMRCM_ADMIN_TOKEN.", 403)
-    response = redirect(target, code=303)
-    response.set_cookie(
-        COOKIE,
-        _serializer("billing").dumps("billing"),
-        max_age=int(settings.session_hours * 3600),
-        path="/",
-        secure=settings.secure_cookies,
-        httponly=True,
-        samesite="Strict",
-    )
-    return response
+    assert not isinstance(outcome, str)
+    return outcome
 
 
 # ---------------------------------------------------------------- reading denials

@@ -12,7 +12,6 @@ and each such view is logged (the message id and the requester's address, never 
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
 from collections.abc import Iterator
@@ -32,7 +31,6 @@ from flask import (
     request,
     url_for,
 )
-from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response as Redirect
@@ -42,7 +40,7 @@ from integration.hl7v2.ingest import decode
 from integration.hl7v2.message import Header, parse_message
 from integration.settings import Settings
 from integration.store.hl7_inbox import STATUSES, InboxRow, get_message, inbox_stats, list_messages
-from smart_app.access import from_loopback, posted_from_another_site, presented_token, same_secret
+from smart_app.access import StaffCookie, posted_from_another_site
 from smart_app.views.context import services
 
 log = logging.getLogger(__name__)
@@ -50,6 +48,7 @@ log = logging.getLogger(__name__)
 bp = Blueprint("interfaces", __name__, url_prefix="/interfaces")
 
 COOKIE = "dermrcm_interfaces"
+STAFF = StaffCookie(COOKIE, "interfaces")
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
 #: (status filter, tab label, statuses stored); the filter also takes any single status
@@ -96,29 +95,9 @@ def _settings() -> Settings:
     return services().settings
 
 
-def _serializer(token: str) -> URLSafeTimedSerializer:
-    # the salt binds the cookie to the token: a new token signs everyone out
-    digest = hashlib.sha256(token.encode("utf-8")).hexdigest()
-    return URLSafeTimedSerializer(current_app.secret_key or "", salt=f"interfaces:{digest}")
-
-
 def _access() -> str | None:
     """How this request may see the screens (bearer, basic, cookie, loopback), or None."""
-    settings = _settings()
-    token = settings.admin_token
-    if not token:
-        return "loopback" if from_loopback() else None
-    presented = presented_token()
-    if presented is not None and same_secret(presented, token):
-        return request.headers.get("Authorization", "").partition(" ")[0].lower()
-    cookie = request.cookies.get(COOKIE)
-    if cookie:
-        try:
-            _serializer(token).loads(cookie, max_age=int(settings.session_hours * 3600))
-        except BadSignature:
-            return None
-        return "cookie"
-    return None
+    return STAFF.access(_settings())
 
 
 def _refusal() -> Problem:
@@ -179,28 +158,15 @@ def sign_in(target: str, path: str) -> Redirect:
     """The admin token of the posted form exchanged for a cookie valid under `path` (the staff
     screens that share this check: /interfaces, /coding), then on to `target`; with no token
     set, loopback goes straight on."""
-    settings = _settings()
-    token = settings.admin_token
-    if not token:
-        if from_loopback():
-            return redirect(target, code=303)
+    outcome = STAFF.sign_in(_settings(), target, path)
+    if outcome == "remote":
         raise _refusal()
-    presented = request.form.get("token", "")
-    if not presented or not same_secret(presented, token):
+    if outcome == "wrong-token":
         log.warning("staff sign-in refused path=%s requester=%s", path, request.remote_addr)
         _fail("forbidden", "That is not the admin token. Check DERMRCM_ADMIN_TOKEN.", 403)
+    assert not isinstance(outcome, str)
     log.info("staff sign-in path=%s requester=%s", path, request.remote_addr)
-    response = redirect(target, code=303)
-    response.set_cookie(
-        COOKIE,
-        _serializer(token).dumps("interfaces"),
-        max_age=int(settings.session_hours * 3600),
-        path=path,
-        secure=settings.secure_cookies,
-        httponly=True,
-        samesite="Strict",
-    )
-    return response
+    return outcome
 
 
 @bp.post("/logout")
