@@ -67,33 +67,6 @@ _CODE = re.compile(
     r"(?<![\w.-])(?=[A-Za-z0-9.-]*\d)(?=[A-Za-z0-9.-]*[A-Za-z])[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?"
 )
 _NUMBER = re.compile(r"(?<![\w.])\d{1,3}(?:,\d{3})+(?:\.\d+)?|(?<![\w.])\d+(?:\.\d+)?")
-#: how a letter names each severity measure -> the evidence's measure key
-_MEASURE_NAMES: dict[str, str] = {
-    "pasi": "PASI",
-    "psoriasis area and severity index": "PASI",
-    "easi": "EASI",
-    "eczema area and severity index": "EASI",
-    "dlqi": "DLQI",
-    "dermatology life quality index": "DLQI",
-    "bsa": "BSA",
-    "body surface area": "BSA",
-    "iga": "IGA",
-    "viga": "IGA",
-    "viga-ad": "IGA",
-    "iga-ad": "IGA",
-    "spga": "IGA",
-}
-_MEASURE = re.compile(
-    r"\b(" + "|".join(re.escape(n) for n in sorted(_MEASURE_NAMES, key=len, reverse=True)) + r")\b",
-    re.IGNORECASE,
-)
-#: instrument names that contain a diagnosis word but state no diagnosis
-_INSTRUMENTS = re.compile(
-    r"\b(Psoriasis Area and Severity Index|Eczema Area and Severity Index|"
-    r"Dermatology Life Quality Index|Validated Investigator Global Assessment for Atopic "
-    r"Dermatitis)\b",
-    re.IGNORECASE,
-)
 _UNIT_WORDS = re.compile(r"^(mg|mcg|ml|g|cm|mm|kg|iu|units?)$", re.IGNORECASE)
 
 
@@ -140,9 +113,18 @@ class CheckResult:
 class Vocabulary:
     drugs: tuple[str, ...]  # lower case, longest first
     diagnoses: tuple[str, ...]
+    #: how a letter names each severity measure (lower case) -> the evidence's measure key
+    measures: tuple[tuple[str, str], ...] = ()
+    #: instrument names that contain a diagnosis word but state no diagnosis (lower case)
+    instruments: tuple[str, ...] = ()
 
     def pattern(self, words: Sequence[str]) -> re.Pattern[str]:
+        if not words:
+            return re.compile(r"(?!)")  # matches nothing
         return re.compile(r"\b(" + "|".join(re.escape(w) for w in words) + r")\b", re.IGNORECASE)
+
+    def measure_key(self, name: str) -> str:
+        return dict(self.measures)[name.lower()]
 
 
 @cache
@@ -156,16 +138,35 @@ def load_vocabulary(root: Path | None = None) -> Vocabulary:
     vocab = load_document(base / "letters" / "vocabulary.yaml", base)
     drugs.update(str(n).lower() for n in vocab.data.get("drugs", []))
     diagnoses.update(str(n).lower() for n in vocab.data["diagnoses"])
+    measures = {
+        str(name).lower(): str(key)
+        for key, names in vocab.data["measures"].items()
+        for name in names
+    }
 
     def order(words: set[str]) -> tuple[str, ...]:
         return tuple(sorted(words, key=lambda w: (-len(w), w)))
 
-    return Vocabulary(order(drugs), order(diagnoses))
+    return Vocabulary(
+        order(drugs),
+        order(diagnoses),
+        measures=tuple((name, measures[name]) for name in order(set(measures))),
+        instruments=order({str(n).lower() for n in vocab.data["instruments"]}),
+    )
 
 
 @cache
 def word_patterns(vocab: Vocabulary) -> tuple[re.Pattern[str], re.Pattern[str]]:
     return vocab.pattern(vocab.drugs), vocab.pattern(vocab.diagnoses)
+
+
+@cache
+def measure_patterns(vocab: Vocabulary) -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """The measures' names, and the instrument names blanked before diagnosis words are read."""
+    return (
+        vocab.pattern([name for name, _key in vocab.measures]),
+        vocab.pattern(vocab.instruments),
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -284,16 +285,19 @@ def _cited(sentence: Sentence, evidence: Sequence[EvidenceFact]) -> list[Evidenc
 
 
 def _measure_problems(
-    sentence: Sentence, evidence: Sequence[EvidenceFact], cited: Sequence[EvidenceFact]
+    sentence: Sentence,
+    evidence: Sequence[EvidenceFact],
+    cited: Sequence[EvidenceFact],
+    vocab: Vocabulary,
 ) -> list[Problem]:
     out: list[Problem] = []
     work = sentence.text
     for t in tokens(work):
         if t.kind in ("date", "code", "amount"):
             work = _blank(work, t.start, t.end)
-    for m in _MEASURE.finditer(work):
+    for m in measure_patterns(vocab)[0].finditer(work):
         name = m.group(1)
-        key = _MEASURE_NAMES[name.lower()]
+        key = vocab.measure_key(name)
         window = work[m.end() : m.end() + 48]
         window = re.split(r"[;]|\.(?!\d)", window)[0]
         found = re.search(r"(?<![\w.])\d+(?:\.\d+)?", window)
@@ -335,6 +339,7 @@ def _word_problems(
     kind: str,
     evidence: Sequence[EvidenceFact],
     cited: Sequence[EvidenceFact],
+    instruments: re.Pattern[str],
 ) -> list[Problem]:
     what = "drug" if kind == "drug" else "diagnosis"
     holders = [f.value.lower() for f in evidence if f.kind == kind]
@@ -342,7 +347,7 @@ def _word_problems(
         holders += [f.value.lower() for f in evidence if f.label == "pathology"]
     holders += [f.value.lower() for f in cited]
     out = []
-    text = _INSTRUMENTS.sub(lambda m: " " * len(m.group(0)), sentence.text)
+    text = instruments.sub(lambda m: " " * len(m.group(0)), sentence.text)
     for m in pattern.finditer(text):
         word = m.group(0).lower()
         if any(re.search(rf"\b{re.escape(word)}\b", h) for h in holders):
@@ -366,9 +371,11 @@ def check_sentence(
     vocabulary: Vocabulary | None = None,
 ) -> list[Problem]:
     allowed = allowed or _Allowed.of(evidence)
-    drugs, diagnoses = word_patterns(vocabulary or load_vocabulary())
+    vocab = vocabulary or load_vocabulary()
+    drugs, diagnoses = word_patterns(vocab)
+    instruments = measure_patterns(vocab)[1]
     cited = _cited(sentence, evidence)
-    problems = _measure_problems(sentence, evidence, cited)
+    problems = _measure_problems(sentence, evidence, cited, vocab)
     flagged = {p.span for p in problems}
     for t in tokens(sentence.text):
         if t.span in flagged:
@@ -390,8 +397,8 @@ def check_sentence(
                     f"{t.kind} {t.span!r} is not in the letter's evidence",
                 )
             )
-    problems += _word_problems(sentence, drugs, "drug", evidence, cited)
-    problems += _word_problems(sentence, diagnoses, "diagnosis", evidence, cited)
+    problems += _word_problems(sentence, drugs, "drug", evidence, cited, instruments)
+    problems += _word_problems(sentence, diagnoses, "diagnosis", evidence, cited, instruments)
     seen: set[tuple[str, str, str]] = set()
     unique = []
     for p in problems:
