@@ -117,6 +117,8 @@ class Vocabulary:
     measures: tuple[tuple[str, str], ...] = ()
     #: instrument names that contain a diagnosis word but state no diagnosis (lower case)
     instruments: tuple[str, ...] = ()
+    #: ICD-10-CM prefixes of the skin and its neoplasms (the letter's diagnosis by default)
+    skin_prefixes: tuple[str, ...] = ()
 
     def pattern(self, words: Sequence[str]) -> re.Pattern[str]:
         if not words:
@@ -152,6 +154,7 @@ def load_vocabulary(root: Path | None = None) -> Vocabulary:
         order(diagnoses),
         measures=tuple((name, measures[name]) for name in order(set(measures))),
         instruments=order({str(n).lower() for n in vocab.data["instruments"]}),
+        skin_prefixes=tuple(str(c) for c in vocab.data["skin_diagnosis_prefixes"]),
     )
 
 

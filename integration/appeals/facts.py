@@ -25,6 +25,7 @@ from decimal import Decimal
 from functools import cache
 from typing import Any
 
+from integration.appeals.factcheck import load_vocabulary
 from integration.appeals.letter import AttachmentRef, EvidenceFact, SourceRef
 from integration.denials.items import DenialItem
 from integration.domain.evidence import (
@@ -41,10 +42,6 @@ from integration.paths import mappings_dir
 
 #: a fact tree: named facts, lists of fact trees, or nested trees
 Tree = dict[str, Any]
-
-#: ICD-10-CM chapters/blocks of the skin and its neoplasms: the letter's diagnosis is one of
-#: these when the payer rule names none (hypertension is not what a dermatology appeal argues)
-_SKIN_PREFIXES = ("L", "C43", "C44", "C4A", "D03", "D04", "D22", "D23", "D48.5", "D49.2")
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,8 +144,11 @@ def _pick_diagnosis(evidence: ClinicalEvidence, prefixes: tuple[str, ...]) -> Di
         for d in pool:
             if d.icd10 and d.icd10.startswith(prefixes):
                 return d
+    # the skin's codes (mappings/letters/vocabulary.yaml) when the payer rule names none:
+    # hypertension is not what a dermatology appeal argues
+    skin = load_vocabulary().skin_prefixes
     for d in pool:
-        if d.icd10 and d.icd10.startswith(_SKIN_PREFIXES):
+        if d.icd10 and d.icd10.startswith(skin):
             return d
     return pool[0] if pool else None
 
