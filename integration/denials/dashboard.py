@@ -31,6 +31,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from integration.denials.worklist import PATIENT
+
 BUCKETS: tuple[str, ...] = ("overdue", "7d", "30d", "later", "unknown")
 BUCKET_LABELS: dict[str, str] = {
     "overdue": "overdue",
@@ -42,7 +44,7 @@ BUCKET_LABELS: dict[str, str] = {
 #: appeal states that are still to be sent (their deadline matters)
 OPEN_APPEAL_STATES: tuple[str, ...] = ("draft", "signed")
 #: denial item categories that are not a payer's denial (left out of the denial rates)
-NOT_DENIALS: tuple[str, ...] = ("patient-responsibility",)
+NOT_DENIALS: tuple[str, ...] = (PATIENT,)
 
 
 @dataclass(frozen=True, slots=True)
