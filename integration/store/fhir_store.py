@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import Connection, DateTime, Table, bindparam, insert, or_, select, update
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError, StatementError
@@ -373,12 +374,18 @@ class ResourceWriter:
 
 
 def dumps(content: dict[str, Any]) -> str:
-    """A resource as stored: `json.dumps(content, ensure_ascii=False, sort_keys=True)`."""
-    return json.dumps(content, ensure_ascii=False, sort_keys=True)
+    """A resource as stored: compact JSON, keys sorted, non-ASCII as is (orjson: the HL7
+    ingest stores ~6 resources a message, and this is 7x faster than `json`). What orjson
+    refuses (an integer past 64 bits, a key that isn't a string) goes through `json`, which
+    writes the same JSON."""
+    try:
+        return orjson.dumps(content, option=orjson.OPT_SORT_KEYS).decode("utf-8")
+    except TypeError:  # orjson.JSONEncodeError is a TypeError
+        return json.dumps(content, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
 
 def loads(text: str) -> Any:
-    return json.loads(text)
+    return json.loads(text)  # not orjson's: it reads an integer past 64 bits as a float
 
 
 class FhirStore:
