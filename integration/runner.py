@@ -143,6 +143,7 @@ def _start_hl7(settings: Settings) -> ListenerThread:
         ingest,
         ServerOptions(max_frame=settings.hl7_max_frame, idle_timeout=settings.hl7_idle_timeout),
         batch_size=settings.hl7_batch_size,
+        group_wait=settings.hl7_group_wait_ms / 1000,
     )
     return ListenerThread(listener, settings.hl7_host, settings.hl7_port).start()
 

@@ -88,6 +88,10 @@ class Settings(BaseSettings):
     hl7_batch_size: int = Field(
         default=64, description="Most messages committed in one transaction (group commit)"
     )
+    hl7_group_wait_ms: float = Field(
+        default=2.0,
+        description="Longest a group waits for the other connections that are sending (0: take what has arrived)",
+    )
     admin_token: str | None = Field(
         default=None,
         description="Bearer/Basic token for the interface-engineer screens (/interfaces); unset: only requests from loopback may see them",

@@ -68,6 +68,7 @@ def listen(
         ingest,
         ServerOptions(max_frame=settings.hl7_max_frame, idle_timeout=settings.hl7_idle_timeout),
         batch_size=settings.hl7_batch_size,
+        group_wait=settings.hl7_group_wait_ms / 1000,
     )
     metrics_server = None
     if metrics_port is not None:

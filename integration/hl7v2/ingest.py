@@ -154,7 +154,9 @@ class _Entry:
 
 
 @dataclass(slots=True)
-class _Pending:
+class Prepared:
+    """A payload read and mapped (`Ingest.prepare`), waiting for its group's transaction."""
+
     item: Inbound
     charset: str
     encoding: Encoding
@@ -232,14 +234,21 @@ class Ingest:
 
     def handle(self, items: Sequence[Inbound]) -> list[Reply]:
         """Store and process a group of payloads in one transaction; the replies to send."""
-        pending = [self._split(item) for item in items]
-        entries = [entry for p in pending for entry in p.entries]
-        for entry in entries:
+        return self.commit([self.prepare(item) for item in items])
+
+    def prepare(self, item: Inbound) -> Prepared:
+        """Read and map a payload to FHIR, with no database (so the listener does it as the
+        frame arrives, while the previous group commits); `commit` stores it."""
+        pending = self._split(item)
+        for entry in pending.entries:
             self._map(entry)
-        outcomes = iter(self._store(entries))
+        return pending
+
+    def commit(self, group: Sequence[Prepared]) -> list[Reply]:
+        """Store and apply prepared payloads in one transaction; the replies to send."""
+        outcomes = iter(self._store([entry for p in group for entry in p.entries]))
         now = self.clock()
-        replies = [self._reply(p, [next(outcomes) for _ in p.entries], now) for p in pending]
-        return replies
+        return [self._reply(p, [next(outcomes) for _ in p.entries], now) for p in group]
 
     def oversized(self, size: int, peer: str) -> bytes:
         """AR for a frame larger than the limit (nothing of it could be stored)."""
@@ -291,7 +300,7 @@ class Ingest:
 
     # ---------------------------------------------------------------- before the transaction
 
-    def _split(self, item: Inbound) -> _Pending:
+    def _split(self, item: Inbound) -> Prepared:
         text, charset = decode(item.payload)
 
         def entry(
@@ -302,7 +311,7 @@ class Ingest:
         try:
             batch = split_batch(text)
         except Hl7Error as exc:
-            return _Pending(
+            return Prepared(
                 item, charset, DEFAULT_ENCODING, None, [entry(item.payload, None, None, exc)]
             )
         entries: list[_Entry] = []
@@ -315,7 +324,7 @@ class Ingest:
                 entries.append(entry(raw, message, message.header, None))
             except Hl7Error as exc:
                 entries.append(entry(raw, None, _header_guess(part), exc))
-        return _Pending(item, charset, encoding, batch.header, entries)
+        return Prepared(item, charset, encoding, batch.header, entries)
 
     def _map(self, entry: _Entry) -> None:
         """Map a readable message to FHIR (pure: no database); a failure is kept for later."""
@@ -511,7 +520,7 @@ class Ingest:
             if (sender, control_id) in wanted
         }
 
-    def _reply(self, pending: _Pending, outcomes: Sequence[MessageOutcome], now: datetime) -> Reply:
+    def _reply(self, pending: Prepared, outcomes: Sequence[MessageOutcome], now: datetime) -> Reply:
         acks: list[str] = []
         for entry, outcome in zip(pending.entries, outcomes, strict=True):
             header = entry.header

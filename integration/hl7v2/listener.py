@@ -1,8 +1,13 @@
 """The MLLP listener: frames from many connections -> one writer (group commit) -> ACKs.
 
-Each frame waits in a queue with a future; one writer thread takes whatever has arrived
-(up to `batch_size`), stores and processes it in one transaction (`Ingest.handle`) and
-resolves the futures, so concurrent senders share a commit. If the transaction fails,
+Each frame is read and mapped to FHIR as it arrives (`Ingest.prepare`, no database), then waits
+in a queue with a future; one writer thread takes whatever has arrived
+(up to `batch_size`), stores and applies it in one transaction (`Ingest.commit`) and
+resolves the futures, so concurrent senders share a commit. A sender waits for its ACK
+before sending again, so without a pause the senders split into two halves that take turns
+(8 connections, groups of 4): a group waits up to `group_wait` for every connection that
+sent in the last `ACTIVE_WINDOW` seconds, and a lone sender never waits (nor, for a while, do
+senders that left a group waiting in vain). If the transaction fails,
 no ACK is sent and the connection is closed: the sender keeps the message and resends.
 """
 
@@ -19,7 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from integration.hl7v2.ingest import Inbound, Ingest, Reply
+from integration.hl7v2.ingest import Inbound, Ingest, Prepared, Reply
 from integration.hl7v2.metrics import Metrics
 from integration.hl7v2.server import MllpServer, ServerOptions
 from integration.hl7v2.server import Reply as WireReply
@@ -28,6 +33,8 @@ log = logging.getLogger(__name__)
 
 
 EVENT_LOOPS = ("auto", "asyncio", "uvloop")
+ACTIVE_WINDOW = 0.05  # seconds: a connection that sent a frame this recently is a sender
+WAIT_BACKOFF = 16  # groups taken without waiting after a wait that the senders didn't fill
 
 
 def event_loop_factory(name: str = "auto") -> Callable[[], asyncio.AbstractEventLoop] | None:
@@ -49,7 +56,7 @@ def event_loop_factory(name: str = "auto") -> Callable[[], asyncio.AbstractEvent
 
 @dataclass(slots=True)
 class _Job:
-    item: Inbound
+    prepared: Prepared
     started: float
     future: asyncio.Future[Reply]
 
@@ -60,12 +67,15 @@ class Listener:
     options: ServerOptions = field(default_factory=ServerOptions)
     batch_size: int = 64
     metrics: Metrics = field(default_factory=Metrics)
+    group_wait: float = 0.002  # seconds
 
     def __post_init__(self) -> None:
         self._queue: asyncio.Queue[_Job] | None = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hl7-writer")
         self._server = MllpServer(self._handle, self.options, on_oversized=self._oversized)
         self._writer: asyncio.Task[None] | None = None
+        self._last_frame: dict[str, float] = {}  # peer -> time of its last frame
+        self._no_wait = 0  # groups still to take without waiting (after a wait in vain)
 
     @property
     def port(self) -> int:
@@ -95,9 +105,11 @@ class Listener:
     async def _handle(self, payload: bytes, peer: str) -> WireReply:
         assert self._queue is not None
         loop = asyncio.get_running_loop()
-        job = _Job(
-            Inbound(payload, peer, datetime.now(UTC)), time.perf_counter(), loop.create_future()
-        )
+        started = time.perf_counter()
+        self._last_frame[peer] = started
+        # Read and map now, on the event loop, while the writer thread commits the group before.
+        prepared = self.ingest.prepare(Inbound(payload, peer, datetime.now(UTC)))
+        job = _Job(prepared, started, loop.create_future())
         self._queue.put_nowait(job)
         reply = await job.future
         self.metrics.ack_latency(time.perf_counter() - job.started)
@@ -115,9 +127,11 @@ class Listener:
             jobs = [await self._queue.get()]
             while len(jobs) < self.batch_size and not self._queue.empty():
                 jobs.append(self._queue.get_nowait())
+            if self.group_wait > 0 and len(jobs) < self.batch_size:
+                await self._gather(jobs)
             try:
                 replies = await loop.run_in_executor(
-                    self._executor, self.ingest.handle, [job.item for job in jobs]
+                    self._executor, self.ingest.commit, [job.prepared for job in jobs]
                 )
             except Exception as exc:
                 log.error(
@@ -129,12 +143,51 @@ class Listener:
                     if not job.future.done():
                         job.future.set_exception(exc)
                 continue
+            self.metrics.count_commit()
             for job, reply in zip(jobs, replies, strict=True):
                 for outcome in reply.outcomes:
                     self.metrics.count(outcome.status)
                     self.metrics.count_ack(outcome.code.value)
                 if not job.future.done():
                     job.future.set_result(reply)
+
+    def _senders(self) -> int:
+        """Connections that sent a frame in the last `ACTIVE_WINDOW` seconds (older ones are
+        forgotten)."""
+        since = time.perf_counter() - ACTIVE_WINDOW
+        last = self._last_frame
+        for peer in [p for p, at in last.items() if at < since]:
+            del last[peer]
+        return len(last)
+
+    async def _gather(self, jobs: list[_Job]) -> None:
+        """Add to `jobs` the frames of the other active senders, waiting at most `group_wait`.
+
+        Senders that don't send while others wait (one program taking turns over several
+        connections) would make every group wait in vain: after a wait that times out, the
+        next `WAIT_BACKOFF` groups take what has arrived."""
+        assert self._queue is not None
+        if self._no_wait:
+            self._no_wait -= 1
+            return
+        want = min(self.batch_size, self._senders())
+        if len(jobs) >= want:
+            return
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.group_wait
+        while len(jobs) < want:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                self._no_wait = WAIT_BACKOFF
+                return
+            try:
+                async with asyncio.timeout(remaining):
+                    jobs.append(await self._queue.get())
+            except TimeoutError:
+                self._no_wait = WAIT_BACKOFF
+                return
+            while len(jobs) < self.batch_size and not self._queue.empty():
+                jobs.append(self._queue.get_nowait())
 
 
 @dataclass

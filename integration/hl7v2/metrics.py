@@ -17,6 +17,7 @@ class Metrics:
     buckets: list[int] = field(default_factory=lambda: [0] * (len(BUCKETS) + 1))
     latency_sum: float = 0.0
     latency_count: int = 0
+    commits: int = 0  # transactions (groups); received / commits is the mean group size
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -26,6 +27,10 @@ class Metrics:
         with self._lock:
             self.counters["received"] = self.counters.get("received", 0) + 1
             self.counters[status] = self.counters.get(status, 0) + 1
+
+    def count_commit(self) -> None:
+        with self._lock:
+            self.commits += 1
 
     def count_ack(self, code: str) -> None:
         with self._lock:
@@ -66,6 +71,11 @@ class Metrics:
             ]
             for code in ("AA", "AE", "AR", "CA", "CE", "CR"):
                 lines.append(f'dermrcm_hl7_acks_total{{code="{code}"}} {self.acks.get(code, 0)}')
+            lines += [
+                "# HELP dermrcm_hl7_commits_total transactions that stored messages (group commit)",
+                "# TYPE dermrcm_hl7_commits_total counter",
+                f"dermrcm_hl7_commits_total {self.commits}",
+            ]
             lines += [
                 "# HELP dermrcm_hl7_ack_seconds time from a frame's arrival to its ACK being ready",
                 "# TYPE dermrcm_hl7_ack_seconds histogram",

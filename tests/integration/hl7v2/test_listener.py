@@ -5,7 +5,10 @@ Senders are python-hl7's MLLP client (a third-party peer) and our blocking clien
 
 from __future__ import annotations
 
+import contextlib
 import json
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -281,3 +284,55 @@ def test_header_of_every_stored_message_is_readable_again(running: Running) -> N
         row = session.scalars(select(Hl7Message)).one()
     assert parse_message(row.raw.decode()).header.control_id == "TEST00000020"
     assert row.peer.startswith("127.0.0.1:")
+
+
+@contextlib.contextmanager
+def _listener_with_wait(database_url: str, group_wait: float) -> Iterator[ListenerThread]:
+    engine = make_engine(database_url)
+    upgrade(engine)
+    ingest = Ingest(session_factory(engine), load_feed_maps(), MappingOptions())
+    listener = Listener(ingest, ServerOptions(idle_timeout=5), group_wait=group_wait)
+    thread = ListenerThread(listener, "127.0.0.1", 0).start()
+    try:
+        yield thread
+    finally:
+        thread.stop()
+        engine.dispose()
+
+
+def test_concurrent_senders_share_commits_and_a_lone_sender_never_waits(
+    database_url: str,
+) -> None:
+    """Four senders, each sending its next message as soon as it has the ACK: they share
+    transactions (the commits counter says how many). Then a lone sender is acknowledged
+    without waiting for a group (the wait here is 1 s)."""
+    with _listener_with_wait(database_url, group_wait=1.0) as thread:
+        listener = thread.listener
+        senders, each = 4, 12
+        acks: list[str] = []
+
+        def send(k: int) -> None:
+            with MllpClient("127.0.0.1", thread.bound_port, timeout=10) as client:
+                for r in range(each):
+                    message = adt_a04(k, control_id=f"G{k}-{r}").encode()
+                    acks.append(client.send(message)[0].decode())
+
+        workers = [threading.Thread(target=send, args=(k,)) for k in range(senders)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join(60)
+        assert len(acks) == senders * each
+        assert all("MSA|AA|" in ack for ack in acks)
+        assert listener.metrics.commits < senders * each
+        assert f"dermrcm_hl7_commits_total {listener.metrics.commits}" in (
+            listener.metrics.prometheus()
+        )
+
+        time.sleep(0.1)  # the four are no longer recent senders
+        with MllpClient("127.0.0.1", thread.bound_port, timeout=10) as client:
+            started = time.perf_counter()
+            for n in range(5):
+                ack = client.send(adt_a04(9, control_id=f"L{n}").encode())[0].decode()
+                assert "MSA|AA|" in ack
+            assert time.perf_counter() - started < 1.0  # not a group wait per message
