@@ -205,14 +205,6 @@ _APPLIED_KEYS = select(
 )
 
 
-def _applied_keys_sql(driver: Driver, n_senders: int, n_control_ids: int) -> str:
-    return (
-        "SELECT sender, control_id, message_id, sha256 FROM hl7_applied"  # noqa: S608
-        f" WHERE sender IN {driver.in_list(n_senders)}"
-        f" AND control_id IN {driver.in_list(n_control_ids)}"
-    )
-
-
 class Ingest:
     """The message pipeline behind the listener, `dermrcm hl7 replay` and the tests."""
 
@@ -502,15 +494,18 @@ class Ingest:
         wanted = {_key(e.header) for e in entries if e.header is not None and e.error is None}
         if not wanted:
             return {}
-        senders = sorted({k[0] for k in wanted})
-        control_ids = sorted({k[1] for k in wanted})
         driver = Driver.of(connection)
         rows: Iterable[Any]
         if driver is not None:
-            rows = driver.query(
-                _applied_keys_sql(driver, len(senders), len(control_ids)), [*senders, *control_ids]
+            rows = driver.rows_by_keys(
+                "hl7_applied",
+                ("sender", "control_id"),
+                ("sender", "control_id", "message_id", "sha256"),
+                sorted(wanted),
             )
         else:
+            senders = sorted({k[0] for k in wanted})
+            control_ids = sorted({k[1] for k in wanted})
             rows = connection.execute(
                 _APPLIED_KEYS, {"senders": senders, "control_ids": control_ids}
             )

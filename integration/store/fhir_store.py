@@ -100,20 +100,44 @@ class Driver:
 
         return self._sql(("update", table.name, tuple(columns), tuple(keys)), build)
 
-    def in_list(self, n: int) -> str:
-        """`(?, ?, ...)`: `n` placeholders for an IN list."""
-        return "(" + ", ".join([self.mark] * n) + ")"
+    def rows_by_keys(
+        self,
+        table: str,
+        key: tuple[str, str],
+        columns: Sequence[str],
+        keys: Sequence[tuple[str, str]],
+    ) -> list[Any]:
+        """`columns` of the rows of `table` whose two-column `key` is one of `keys`: one
+        statement, one primary-key probe per key, the same SQL whatever the number of keys.
 
-    def load_sql(self, n_types: int, n_ids: int) -> str:
-        """The current rows of resources: both key columns, so the primary key index is used."""
-
-        def build() -> str:
-            return (
-                "SELECT resource_type, id, version_id, content FROM fhir_resource"  # noqa: S608
-                f" WHERE resource_type IN {self.in_list(n_types)} AND id IN {self.in_list(n_ids)}"
+        (`a IN (...) AND b IN (...)` probes every a with every b, and for a group's resources,
+        6 types and 50 ids, SQLite's planner scanned each type's rows instead: half the
+        listener's CPU at 8 connections.) The keys travel as one JSON array on SQLite
+        (`json_each`, looped over first) and as two arrays on PostgreSQL (`unnest`)."""
+        quote = self.dialect.identifier_preparer.quote
+        first, second = quote(key[0]), quote(key[1])
+        selected = ", ".join(f"t.{quote(c)}" for c in columns)
+        params: list[Any]
+        if self.dialect.name == "sqlite":
+            sql = self._sql(
+                ("by_keys", table, key, tuple(columns)),
+                lambda: (
+                    f"SELECT {selected} FROM json_each(?) AS k CROSS JOIN {quote(table)} AS t"  # noqa: S608
+                    f" ON t.{first} = json_extract(k.value, '$[0]')"
+                    f" AND t.{second} = json_extract(k.value, '$[1]')"
+                ),
             )
-
-        return self._sql(("load", n_types, n_ids), build)
+            params = [json.dumps([list(k) for k in keys])]
+        else:
+            sql = self._sql(
+                ("by_keys", table, key, tuple(columns)),
+                lambda: (
+                    f"SELECT {selected} FROM unnest({self.mark}::text[], {self.mark}::text[])"  # noqa: S608
+                    f" AS k(a, b) JOIN {quote(table)} AS t ON t.{first} = k.a AND t.{second} = k.b"
+                ),
+            )
+            params = [[k[0] for k in keys], [k[1] for k in keys]]
+        return self.query(sql, params)
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         cursor = self.connection.connection.cursor()
@@ -218,6 +242,7 @@ _UPDATE = update(_RESOURCE).where(  # SET takes the columns named in the rows; W
 _INSERT_VERSION = insert(_VERSION)
 
 
+_LOAD_COLUMNS = ("resource_type", "id", "version_id", "content")
 _RESOURCE_COLUMNS = (
     "resource_type",
     "id",
@@ -255,14 +280,14 @@ class ResourceWriter:
         wanted = set(keys) - self._current.keys()
         if not wanted:
             return
-        types = sorted({resource_type for resource_type, _id in wanted})
-        ids = sorted({resource_id for _type, resource_id in wanted})
         rows: Iterable[Any]
         if self.driver is not None:
-            driver = self.driver
-            sql = driver.load_sql(len(types), len(ids))
-            rows = driver.query(sql, [*types, *ids])
+            rows = self.driver.rows_by_keys(
+                "fhir_resource", ("resource_type", "id"), _LOAD_COLUMNS, sorted(wanted)
+            )
         else:
+            types = sorted({resource_type for resource_type, _id in wanted})
+            ids = sorted({resource_id for _type, resource_id in wanted})
             rows = self.connection.execute(_LOAD, {"types": types, "ids": ids})
         for resource_type, resource_id, version_id, content in rows:
             key = (resource_type, resource_id)
