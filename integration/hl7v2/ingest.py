@@ -375,17 +375,7 @@ class Ingest:
                     entry.message_id = stored_id  # and so did the refused savepoint
                     entry.resources, entry.map_error = None, _internal(problem)
                     outcomes.extend(self._write(connection, [entry]))
-        for outcome in outcomes:
-            log.info(
-                "hl7 message id=%s control_id=%s status=%s ack=%s%s",
-                outcome.message_id,
-                outcome.control_id,
-                outcome.status,
-                outcome.code.value,
-                f" error={outcome.error.code.value} at={outcome.error.where}"
-                if outcome.error
-                else "",
-            )
+        _log_group(outcomes)
         return outcomes
 
     @contextlib.contextmanager
@@ -554,6 +544,48 @@ class _Decision:
     code: AckCode
     error: Hl7Error | None = None
     apply: bool = False  # write its resources and its exactly-once key now
+
+
+def _log_group(outcomes: Sequence[MessageOutcome]) -> None:
+    """One line per transaction for the messages acknowledged AA (their ids: the inbox has each
+    one's detail), and one line per message that was not, with its error and where: at 1,000
+    messages a second a line per message cost the listener a tenth of its CPU."""
+    accepted: dict[str, int] = {}
+    ids: list[int] = []
+    for outcome in outcomes:
+        if outcome.code == AckCode.AA:
+            accepted[outcome.status] = accepted.get(outcome.status, 0) + 1
+            if outcome.message_id is not None:
+                ids.append(outcome.message_id)
+            continue
+        log.warning(
+            "hl7 message id=%s control_id=%s status=%s ack=%s%s",
+            outcome.message_id,
+            outcome.control_id,
+            outcome.status,
+            outcome.code.value,
+            f" error={outcome.error.code.value} at={outcome.error.where}" if outcome.error else "",
+        )
+    if accepted:
+        log.info(
+            "hl7 stored %s ack=AA ids=%s",
+            " ".join(f"{status}={n}" for status, n in sorted(accepted.items())),
+            _id_ranges(ids),
+        )
+
+
+def _id_ranges(ids: Sequence[int]) -> str:
+    """`101-108,110`: message ids, consecutive ones as a range."""
+    out: list[str] = []
+    for n in sorted(ids):
+        if out and out[-1].rpartition("-")[2].isdigit():
+            last = int(out[-1].rpartition("-")[2])
+            if n == last + 1:
+                first = out[-1].partition("-")[0]
+                out[-1] = f"{first}-{n}"
+                continue
+        out.append(str(n))
+    return ",".join(out)
 
 
 def _key(header: Header) -> tuple[str, str]:
