@@ -444,14 +444,18 @@ class Ingest:
             for resource in resources:
                 writer.write(resource.body, resource.mode, now, entry.message_id, source)
             keys.append((_key(header), entry.message_id, entry.content_key))
-        writer.flush()
-        if keys and driver is not None:
-            applied_at = driver.timestamp(now)
-            driver.executemany(
-                driver.insert_sql(_APPLIED, _APPLIED_COLUMNS),
-                [(*key, message_id, sha256, applied_at) for key, message_id, sha256 in keys],
-            )
-        elif keys:
+        if driver is not None:
+            with driver.pipelined():  # PostgreSQL: the group's writes in one round trip
+                writer.flush()
+                if keys:
+                    applied_at = driver.timestamp(now)
+                    driver.executemany(
+                        driver.insert_sql(_APPLIED, _APPLIED_COLUMNS),
+                        [(*k, message_id, sha256, applied_at) for k, message_id, sha256 in keys],
+                    )
+        else:
+            writer.flush()
+        if keys and driver is None:
             connection.execute(
                 _INSERT_APPLIED,
                 [

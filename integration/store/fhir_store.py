@@ -7,9 +7,10 @@ version creates no new version, so replaying a message changes nothing.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import weakref
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -138,6 +139,20 @@ class Driver:
             )
             params = [[k[0] for k in keys], [k[1] for k in keys]]
         return self.query(sql, params)
+
+    @contextlib.contextmanager
+    def pipelined(self) -> Iterator[None]:
+        """On psycopg, the statements run inside are sent together (pipeline mode) and their
+        errors are raised on leaving, as `DBAPIError`; on SQLite (no round trips) as they are."""
+        if not self._returning_many:
+            yield
+            return
+        psycopg_connection: Any = self.connection.connection.driver_connection
+        try:
+            with psycopg_connection.pipeline():
+                yield
+        except self._error as exc:
+            raise self._wrap("(pipeline)", (), exc) from exc
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         cursor = self.connection.connection.cursor()
