@@ -169,10 +169,30 @@ class Settings(BaseSettings):
     )
     clearinghouse_url: str | None = Field(
         default=None,
-        description="Base URL of the clearinghouse's HTTP file exchange (claims, 999/277CA/835 inbox); `dermrcm run` points it at the sandbox clearinghouse; unset otherwise: `dermrcm claims` cannot send",
+        description="The clearinghouse's file exchange (claims out; 999/277CA/835 in): http(s)://... for its HTTP API, or sftp://user@host[:port]/path for an SFTP mailbox; `dermrcm run` points it at the sandbox clearinghouse; unset otherwise: `dermrcm claims` cannot send",
     )
     clearinghouse_timeout: float = Field(
         default=30.0, gt=0, description="Seconds to wait for the clearinghouse's answer to one call"
+    )
+    clearinghouse_sftp_password: str | None = Field(
+        default=None, description="SFTP mailbox password (or use a key file); never logged"
+    )
+    clearinghouse_sftp_key_file: Path | None = Field(
+        default=None, description="Private key file for the SFTP mailbox login"
+    )
+    clearinghouse_sftp_known_hosts: Path = Field(
+        default=Path("~/.ssh/known_hosts"),
+        description="known_hosts with the SFTP server's host key (an unknown or changed key is refused)",
+    )
+    clearinghouse_sftp_send_dir: str = Field(
+        default="inbound", description="Mailbox folder our claim files are put in"
+    )
+    clearinghouse_sftp_receive_dir: str = Field(
+        default="outbound", description="Mailbox folder the clearinghouse leaves 999/277CA/835 in"
+    )
+    clearinghouse_sftp_archive_dir: str | None = Field(
+        default=None,
+        description="Mailbox folder a stored inbound file is moved to; unset: it is deleted",
     )
     submitter_id: str = Field(
         default="DERMRCM",

@@ -19,7 +19,7 @@ import click
 
 if TYPE_CHECKING:
     from integration.claims.repository import ClaimsStore
-    from integration.clearinghouse.http import HttpClearinghouse
+    from integration.clearinghouse.port import Clearinghouse
     from integration.settings import Settings
     from integration.store.control_numbers import StoredControlNumbers
     from integration.x12.envelope import EnvelopeParams
@@ -38,15 +38,35 @@ def envelope_params(settings: Settings) -> EnvelopeParams:
     )
 
 
-def clearinghouse_for(settings: Settings) -> HttpClearinghouse:
+def clearinghouse_for(settings: Settings) -> Clearinghouse:
+    """The adapter `clearinghouse_url` names: HTTP(S) API or SFTP mailbox."""
     from integration.clearinghouse.http import HttpClearinghouse
+    from integration.clearinghouse.port import ClearinghouseError
+    from integration.clearinghouse.sftp import SftpClearinghouse, SftpOptions
 
-    if not settings.clearinghouse_url:
+    url = settings.clearinghouse_url
+    if not url:
         raise click.ClickException(
             "DERMRCM_CLEARINGHOUSE_URL: expected the clearinghouse's base URL, got nothing "
             "(`dermrcm run` prints the sandbox clearinghouse's)"
         )
-    return HttpClearinghouse(settings.clearinghouse_url, timeout=settings.clearinghouse_timeout)
+    try:
+        if url.startswith("sftp://"):
+            return SftpClearinghouse(
+                url,
+                SftpOptions(
+                    known_hosts=settings.clearinghouse_sftp_known_hosts.expanduser(),
+                    password=settings.clearinghouse_sftp_password,
+                    key_file=settings.clearinghouse_sftp_key_file,
+                    send_dir=settings.clearinghouse_sftp_send_dir,
+                    receive_dir=settings.clearinghouse_sftp_receive_dir,
+                    archive_dir=settings.clearinghouse_sftp_archive_dir,
+                    timeout=settings.clearinghouse_timeout,
+                ),
+            )
+        return HttpClearinghouse(url, timeout=settings.clearinghouse_timeout)
+    except ClearinghouseError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 @contextmanager

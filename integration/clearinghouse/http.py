@@ -10,8 +10,7 @@ Every call has a timeout; every failure is a `ClearinghouseError` naming the met
 query string or body) and what happened. There are no retries: `submit` failures leave the file
 stored on our side to be sent again, `fetch`/`ack` failures leave the inbox as it was.
 
-Out of scope: real clearinghouses mostly exchange files over SFTP (mailbox folders); an SFTP
-adapter implementing the same `Clearinghouse` protocol is not written yet.
+Real clearinghouses mostly exchange files over SFTP mailboxes: `sftp.SftpClearinghouse`.
 """
 
 from __future__ import annotations

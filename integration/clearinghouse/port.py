@@ -1,8 +1,9 @@
 """The clearinghouse as our claim loop sees it: send a file, list the files waiting for us,
 acknowledge one once it is stored on our side.
 
-An adapter is chosen by settings (`clearinghouse_url`: `http.HttpClearinghouse`); tests use the
-sandbox clearinghouse over real HTTP. Errors are `ClearinghouseError`s that say where (the URL or
+An adapter is chosen by settings (`clearinghouse_url`: `http.HttpClearinghouse` for http(s)://,
+`sftp.SftpClearinghouse` for sftp://); tests use the sandbox clearinghouse over real HTTP and
+an SFTP server over real TCP. Errors are `ClearinghouseError`s that say where (the URL or
 file id) and what went wrong; a failed call changes nothing on our side that can't be retried.
 """
 
