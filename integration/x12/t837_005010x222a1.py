@@ -938,7 +938,15 @@ class _Kept:
 
     def typed(self, position: int, seg: Segment, spec: SegmentSpec) -> None:
         """`seg` was modelled as `spec`: keep the original when the spec would not rewrite it."""
-        if spec[0] != seg.id or _spec_text(spec, seg.delimiters.component) != _seg_text(seg):
+        if spec[0] != seg.id:
+            self.items.append(_raw(position, seg, replaces=True))
+            return
+        values = spec[1]
+        # Most segments: the spec's values are the segment's elements, all plain text, no
+        # trailing empties on either side; one tuple comparison says so.
+        if values and values[-1] != "" and tuple(values) == seg.elements:
+            return
+        if _spec_text(spec, seg.delimiters.component) != _seg_text(seg):
             self.items.append(_raw(position, seg, replaces=True))
 
     def done(self) -> tuple[RawSegment, ...]:
