@@ -44,7 +44,8 @@ from integration.x12.envelope import (
     read_transactions,
     write_transaction,
 )
-from integration.x12.errors import CodeLevel, Problem, Severity, X12Error
+from integration.x12.errors import Problem, X12Error
+from integration.x12.guide_parser import GuideParser
 from integration.x12.segments import ElementValue, Segment
 from integration.x12.t278_005010x217 import (
     Address,
@@ -467,41 +468,12 @@ class _Node:
 _PARTY_SEGMENTS = ("REF", "N3", "N4", "PER", "AAA", "PRV", "DMG", "INS", "HI", "DTP")
 
 
-class _Parser:
+class _Parser(GuideParser):
     def __init__(self, txn: Transaction, request: bool) -> None:
         self.txn = txn
+        self.txn_context = txn.context
         self.request = request
         self.problems: list[Problem] = []
-
-    def problem(
-        self,
-        loop: str | None,
-        seg: Segment | None,
-        message: str,
-        element: str | None = None,
-        component: int | None = None,
-        *,
-        level: CodeLevel | None = None,
-        code: str | None = None,
-        severity: Severity = "error",
-    ) -> None:
-        ctx = self.txn.context
-        self.problems.append(
-            Problem(
-                message=message,
-                loop_id=loop,
-                segment_id=seg.id if seg else None,
-                segment_index=seg.index if seg else None,
-                element=element,
-                component=component,
-                interchange_control_number=ctx.interchange.control_number,
-                group_control_number=ctx.group.control_number,
-                transaction_control_number=ctx.control_number,
-                level=level,
-                code=code,
-                severity=severity,
-            )
-        )
 
     def code(self, loop: str, seg: Segment, position: int, allowed: frozenset[str]) -> str:
         value = seg.get(position)

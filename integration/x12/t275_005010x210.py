@@ -71,7 +71,8 @@ from integration.x12.envelope import (
     read_transactions,
     write_transaction,
 )
-from integration.x12.errors import CodeLevel, Problem, X12Error
+from integration.x12.errors import Problem, X12Error
+from integration.x12.guide_parser import GuideParser
 from integration.x12.segments import Segment, ccyymmdd
 
 # -- models -------------------------------------------------------------------------------------
@@ -331,38 +332,13 @@ def write_275(
 # -- reading ------------------------------------------------------------------------------------
 
 
-class _Parser:
+class _Parser(GuideParser):
     def __init__(self, txn: Transaction) -> None:
         self.txn = txn
+        self.txn_context = txn.context
         self.problems: list[Problem] = []
         self.body = list(txn.body)
         self.pos = 0
-
-    def problem(
-        self,
-        loop: str | None,
-        seg: Segment | None,
-        message: str,
-        element: str | None = None,
-        *,
-        level: CodeLevel | None = None,
-        code: str | None = None,
-    ) -> None:
-        ctx = self.txn.context
-        self.problems.append(
-            Problem(
-                message=message,
-                loop_id=loop,
-                segment_id=seg.id if seg else None,
-                segment_index=seg.index if seg else None,
-                element=element,
-                interchange_control_number=ctx.interchange.control_number,
-                group_control_number=ctx.group.control_number,
-                transaction_control_number=ctx.control_number,
-                level=level,
-                code=code,
-            )
-        )
 
     def peek(self) -> Segment | None:
         return self.body[self.pos] if self.pos < len(self.body) else None

@@ -40,7 +40,8 @@ from integration.x12.envelope import (
     read_transactions,
     write_transaction,
 )
-from integration.x12.errors import CodeLevel, Problem, Severity, X12Error
+from integration.x12.errors import Problem, X12Error
+from integration.x12.guide_parser import GuideParser
 from integration.x12.segments import ElementValue, Segment
 from integration.x12.t270_005010x279a1 import Entity
 from integration.x12.t278_005010x217 import DatePeriod, Demographics, Reference, Trace
@@ -390,43 +391,14 @@ _CLAIM_PARTS = ("STC", "REF", "QTY", "AMT", "DTP")
 _SERVICE_PARTS = ("STC", "REF", "DTP")
 
 
-class _Parser:
+class _Parser(GuideParser):
     def __init__(self, txn: Transaction, request: bool) -> None:
         self.txn = txn
+        self.txn_context = txn.context
         self.request = request
         self.problems: list[Problem] = []
         reference = txn.context.implementation_reference
         self.reference = reference if not request else codes.REQUEST_REFERENCE
-
-    def problem(
-        self,
-        loop: str | None,
-        seg: Segment | None,
-        message: str,
-        element: str | None = None,
-        component: int | None = None,
-        *,
-        level: CodeLevel | None = None,
-        code: str | None = None,
-        severity: Severity = "error",
-    ) -> None:
-        ctx = self.txn.context
-        self.problems.append(
-            Problem(
-                message=message,
-                loop_id=loop,
-                segment_id=seg.id if seg else None,
-                segment_index=seg.index if seg else None,
-                element=element,
-                component=component,
-                interchange_control_number=ctx.interchange.control_number,
-                group_control_number=ctx.group.control_number,
-                transaction_control_number=ctx.control_number,
-                level=level,
-                code=code,
-                severity=severity,
-            )
-        )
 
     def decimal(self, loop: str, seg: Segment, position: int) -> Decimal | None:
         raw = seg.get(position)

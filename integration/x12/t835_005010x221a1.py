@@ -48,7 +48,8 @@ from integration.x12.envelope import (
     new_transaction_context,
     write_transaction,
 )
-from integration.x12.errors import CodeLevel, Problem, Severity, X12Error
+from integration.x12.errors import Problem, X12Error
+from integration.x12.guide_parser import GuideParser
 from integration.x12.segments import ElementValue, Segment, ccyymmdd, paused_gc
 from integration.x12.t278_005010x217 import (
     Address,
@@ -610,12 +611,13 @@ def _cas_total(segments: Sequence[AdjustmentSegment], start: Decimal) -> Decimal
 _Event = PaymentHeader | _GroupStart | ClaimPayment | ProviderAdjustment
 
 
-class _Parser:
+class _Parser(GuideParser):
     """Walks the body of one 835 transaction set segment by segment, yielding the header, each
     LX group start, each claim (as soon as the next loop starts) and each PLB."""
 
     def __init__(self, context: TransactionContext, st: Segment) -> None:
         self.context = context
+        self.txn_context = context
         self.st = st
         self.problems: list[Problem] = []
         self.total_paid = ZERO
@@ -624,36 +626,6 @@ class _Parser:
         self.bpr: Segment | None = None
 
     # -- helpers --
-
-    def problem(
-        self,
-        loop: str | None,
-        seg: Segment | None,
-        message: str,
-        element: str | None = None,
-        component: int | None = None,
-        *,
-        level: CodeLevel | None = None,
-        code: str | None = None,
-        severity: Severity = "error",
-    ) -> None:
-        ctx = self.context
-        self.problems.append(
-            Problem(
-                message=message,
-                loop_id=loop,
-                segment_id=seg.id if seg else None,
-                segment_index=seg.index if seg else None,
-                element=element,
-                component=component,
-                interchange_control_number=ctx.interchange.control_number,
-                group_control_number=ctx.group.control_number,
-                transaction_control_number=ctx.control_number,
-                level=level,
-                code=code,
-                severity=severity,
-            )
-        )
 
     def code(self, loop: str | None, seg: Segment, position: int, allowed: dict[str, str]) -> str:
         value = seg.get(position)

@@ -61,7 +61,8 @@ from integration.x12.envelope import (
     read_transactions,
     write_transaction,
 )
-from integration.x12.errors import CodeLevel, Problem, Severity, X12Error
+from integration.x12.errors import Problem, X12Error
+from integration.x12.guide_parser import GuideParser
 from integration.x12.segments import ElementValue, Segment, ccyymmdd, paused_gc
 from integration.x12.t278_005010x217 import (
     Address,
@@ -967,43 +968,14 @@ class _Order:
         self.last = self.ids.index(seg_id)
 
 
-class _Parser:
+class _Parser(GuideParser):
     def __init__(self, txn: Transaction) -> None:
         self.txn = txn
+        self.txn_context = txn.context
         self.problems: list[Problem] = []
         self.orphans: list[_Node] = []  # HL levels whose parent could not be found
 
     # -- helpers --
-
-    def problem(
-        self,
-        loop: str | None,
-        seg: Segment | None,
-        message: str,
-        element: str | None = None,
-        component: int | None = None,
-        *,
-        level: CodeLevel | None = None,
-        code: str | None = None,
-        severity: Severity = "error",
-    ) -> None:
-        ctx = self.txn.context
-        self.problems.append(
-            Problem(
-                message=message,
-                loop_id=loop,
-                segment_id=seg.id if seg else None,
-                segment_index=seg.index if seg else None,
-                element=element,
-                component=component,
-                interchange_control_number=ctx.interchange.control_number,
-                group_control_number=ctx.group.control_number,
-                transaction_control_number=ctx.control_number,
-                level=level,
-                code=code,
-                severity=severity,
-            )
-        )
 
     def code(
         self,

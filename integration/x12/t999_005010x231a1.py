@@ -45,6 +45,7 @@ from integration.x12.envelope import (
     write_transaction,
 )
 from integration.x12.errors import Problem, X12Error
+from integration.x12.guide_parser import GuideParser
 from integration.x12.segments import Segment, iter_segments
 
 # -- models -------------------------------------------------------------------------------------
@@ -525,33 +526,11 @@ def write_999(
 # -- reading ------------------------------------------------------------------------------------
 
 
-class _Parser:
+class _Parser(GuideParser):
     def __init__(self, txn: Transaction) -> None:
         self.txn = txn
+        self.txn_context = txn.context
         self.problems: list[Problem] = []
-
-    def problem(
-        self,
-        loop: str | None,
-        seg: Segment | None,
-        message: str,
-        element: str | None = None,
-        component: int | None = None,
-    ) -> None:
-        ctx = self.txn.context
-        self.problems.append(
-            Problem(
-                message=message,
-                loop_id=loop,
-                segment_id=seg.id if seg else None,
-                segment_index=seg.index if seg else None,
-                element=element,
-                component=component,
-                interchange_control_number=ctx.interchange.control_number,
-                group_control_number=ctx.group.control_number,
-                transaction_control_number=ctx.control_number,
-            )
-        )
 
     def code(self, loop: str | None, seg: Segment, position: int, allowed: frozenset[str]) -> str:
         value = seg.get(position)
