@@ -129,7 +129,9 @@ class SftpClearinghouse:
             entries = [
                 entry
                 for entry in sftp.listdir_attr(folder)
-                if stat.S_ISREG(entry.st_mode or 0) and _is_finished(entry.filename)
+                # a server that sends no permissions: every finished name is tried as a file
+                if (entry.st_mode is None or stat.S_ISREG(entry.st_mode))
+                and _is_finished(entry.filename)
             ]
             entries.sort(key=lambda e: (e.st_mtime or 0, e.filename))
             out: list[InboundFile] = []
