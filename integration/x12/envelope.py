@@ -288,6 +288,30 @@ def write_interchange(
     return "".join(out)
 
 
+def write_new_transaction(
+    body: Sequence[SegmentSpec],
+    params: EnvelopeParams,
+    clock: Clock,
+    control_numbers: ControlNumberSource,
+    segment_suffix: str = "",
+    *,
+    transaction_set_id: str,
+    implementation_reference: str,
+    functional_id: str,
+) -> str:
+    """`body` as the one transaction set of a new interchange (`new_transaction_context`, then
+    `write_transaction`): what each guide's `write_*` does once its body is validated."""
+    context = new_transaction_context(
+        params,
+        transaction_set_id=transaction_set_id,
+        implementation_reference=implementation_reference,
+        functional_id=functional_id,
+        clock=clock,
+        control_numbers=control_numbers,
+    )
+    return write_transaction(context, body, segment_suffix)
+
+
 def write_transaction(
     context: TransactionContext, segments: Sequence[SegmentSpec], segment_suffix: str = ""
 ) -> str:

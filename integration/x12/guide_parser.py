@@ -3,6 +3,9 @@ interchange, group and transaction being read (`Problem`, rendered later as a 99
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
+from integration.x12 import x231_codes as ack_codes
 from integration.x12.envelope import TransactionContext
 from integration.x12.errors import CodeLevel, Problem, Severity
 from integration.x12.segments import Segment
@@ -44,3 +47,20 @@ class GuideParser:
                 severity=severity,
             )
         )
+
+    def code(self, loop: str | None, seg: Segment, position: int, allowed: Collection[str]) -> str:
+        """Element `position` of `seg`, with a problem (999 IK4 code 1 or 7) when it is not one
+        of `allowed` (listed in `allowed`'s order in the message)."""
+        value = seg.get(position)
+        if value not in allowed:
+            self.problem(
+                loop,
+                seg,
+                f"expected one of {', '.join(allowed)}, got {value!r}",
+                seg.name(position),
+                level="element",
+                code=ack_codes.ELEMENT_REQUIRED_MISSING
+                if not value
+                else ack_codes.ELEMENT_INVALID_CODE,
+            )
+        return value

@@ -25,7 +25,7 @@ service types (EQ01/EB03) is written as components, the way those samples send i
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
@@ -40,8 +40,8 @@ from integration.x12.envelope import (
     SegmentSpec,
     Transaction,
     TransactionContext,
-    new_transaction_context,
     read_transactions,
+    write_new_transaction,
     write_transaction,
 )
 from integration.x12.errors import Problem, X12Error
@@ -426,15 +426,16 @@ def write_eligibility(
 ) -> str:
     body = _body(model, params.delimiters)  # validate before consuming control numbers
     request = isinstance(model, Request270)
-    context = new_transaction_context(
+    return write_new_transaction(
+        body,
         params,
+        clock,
+        control_numbers,
+        segment_suffix,
         transaction_set_id="270" if request else "271",
         implementation_reference=codes.IMPLEMENTATION_REFERENCE,
         functional_id=codes.FUNCTIONAL_ID_270 if request else codes.FUNCTIONAL_ID_271,
-        clock=clock,
-        control_numbers=control_numbers,
     )
-    return write_transaction(context, body, segment_suffix)
 
 
 def render_270(model: Request270, context: TransactionContext, segment_suffix: str = "") -> str:
@@ -475,7 +476,7 @@ class _Parser(GuideParser):
         self.request = request
         self.problems: list[Problem] = []
 
-    def code(self, loop: str, seg: Segment, position: int, allowed: frozenset[str]) -> str:
+    def code(self, loop: str | None, seg: Segment, position: int, allowed: Collection[str]) -> str:
         value = seg.get(position)
         if value and value not in allowed:
             self.problem(

@@ -52,7 +52,6 @@ Element lengths and the TR3's other situational rules are not checked.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -67,8 +66,8 @@ from integration.x12.envelope import (
     Transaction,
     TransactionContext,
     encode,
-    new_transaction_context,
     read_transactions,
+    write_new_transaction,
     write_transaction,
 )
 from integration.x12.errors import Problem, X12Error
@@ -318,15 +317,18 @@ def write_275(
 ) -> bytes:
     """One 275 in its own interchange, as bytes; X12Error (located) if it cannot be written."""
     body = _body(model)  # validate before consuming control numbers
-    context = new_transaction_context(
-        params,
-        transaction_set_id=codes.TRANSACTION_SET_ID,
-        implementation_reference=codes.IMPLEMENTATION_REFERENCE,
-        functional_id=codes.FUNCTIONAL_ID,
-        clock=clock,
-        control_numbers=control_numbers,
+    return encode(
+        write_new_transaction(
+            body,
+            params,
+            clock,
+            control_numbers,
+            segment_suffix,
+            transaction_set_id=codes.TRANSACTION_SET_ID,
+            implementation_reference=codes.IMPLEMENTATION_REFERENCE,
+            functional_id=codes.FUNCTIONAL_ID,
+        )
     )
-    return encode(write_transaction(context, body, segment_suffix))
 
 
 # -- reading ------------------------------------------------------------------------------------
@@ -365,21 +367,6 @@ class _Parser(GuideParser):
             level="segment",
             code=ack_codes.SEGMENT_REQUIRED_MISSING,
         )
-
-    def code(self, loop: str, seg: Segment, position: int, allowed: Sequence[str]) -> str:
-        value = seg.get(position)
-        if value not in allowed:
-            self.problem(
-                loop,
-                seg,
-                f"expected one of {', '.join(allowed)}, got {value!r}",
-                seg.name(position),
-                level="element",
-                code=ack_codes.ELEMENT_REQUIRED_MISSING
-                if not value
-                else ack_codes.ELEMENT_INVALID_CODE,
-            )
-        return value
 
     def day(self, loop: str, seg: Segment, position: int) -> date | None:
         value = ccyymmdd(seg.get(position))

@@ -36,8 +36,8 @@ from integration.x12.envelope import (
     SegmentSpec,
     Transaction,
     TransactionContext,
-    new_transaction_context,
     read_transactions,
+    write_new_transaction,
     write_transaction,
 )
 from integration.x12.errors import Problem, X12Error
@@ -347,15 +347,16 @@ def write_claim_status(
 ) -> str:
     body = _body(model)  # validate before consuming control numbers
     request = isinstance(model, StatusRequest)
-    context = new_transaction_context(
+    return write_new_transaction(
+        body,
         params,
+        clock,
+        control_numbers,
+        segment_suffix,
         transaction_set_id="276" if request else "277",
         implementation_reference=model.implementation_reference,
         functional_id=codes.FUNCTIONAL_ID_276 if request else codes.FUNCTIONAL_ID_277,
-        clock=clock,
-        control_numbers=control_numbers,
     )
-    return write_transaction(context, body, segment_suffix)
 
 
 def render_276(model: StatusRequest, context: TransactionContext, segment_suffix: str = "") -> str:

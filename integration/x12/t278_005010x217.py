@@ -32,8 +32,8 @@ from integration.x12.envelope import (
     SegmentSpec,
     Transaction,
     TransactionContext,
-    new_transaction_context,
     read_transactions,
+    write_new_transaction,
     write_transaction,
 )
 from integration.x12.errors import Problem, X12Error
@@ -630,15 +630,16 @@ def _write(
     segment_suffix: str,
 ) -> str:
     body = _body(model)  # validate before consuming control numbers
-    context = new_transaction_context(
+    return write_new_transaction(
+        body,
         params,
+        clock,
+        control_numbers,
+        segment_suffix,
         transaction_set_id="278",
         implementation_reference=codes.IMPLEMENTATION_REFERENCE,
         functional_id=codes.FUNCTIONAL_ID,
-        clock=clock,
-        control_numbers=control_numbers,
     )
-    return write_transaction(context, body, segment_suffix)
 
 
 def write_278_request(
@@ -683,21 +684,6 @@ class _Parser(GuideParser):
         self.txn_context = txn.context
         self.request = request
         self.problems: list[Problem] = []
-
-    def code(self, loop: str, seg: Segment, position: int, allowed: dict[str, str]) -> str:
-        value = seg.get(position)
-        if value not in allowed:
-            self.problem(
-                loop,
-                seg,
-                f"expected one of {', '.join(allowed)}, got {value!r}",
-                seg.name(position),
-                level="element",
-                code=ack_codes.ELEMENT_REQUIRED_MISSING
-                if not value
-                else ack_codes.ELEMENT_INVALID_CODE,
-            )
-        return value
 
     def decimal(
         self, loop: str, seg: Segment, position: int, component: int | None = None

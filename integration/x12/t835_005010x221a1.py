@@ -45,7 +45,7 @@ from integration.x12.envelope import (
     TransactionStart,
     iter_text_events,
     iter_transaction_events,
-    new_transaction_context,
+    write_new_transaction,
     write_transaction,
 )
 from integration.x12.errors import Problem, X12Error
@@ -578,15 +578,16 @@ def write_835(
 ) -> str:
     """One 835 in its own interchange; X12Error (located) if it cannot be written."""
     body = _body(model)  # validate before consuming control numbers
-    context = new_transaction_context(
+    return write_new_transaction(
+        body,
         params,
+        clock,
+        control_numbers,
+        segment_suffix,
         transaction_set_id=codes.TRANSACTION_SET_ID,
         implementation_reference=codes.IMPLEMENTATION_REFERENCE,
         functional_id=codes.FUNCTIONAL_ID,
-        clock=clock,
-        control_numbers=control_numbers,
     )
-    return write_transaction(context, body, segment_suffix)
 
 
 # -- reading ------------------------------------------------------------------------------------
@@ -626,21 +627,6 @@ class _Parser(GuideParser):
         self.bpr: Segment | None = None
 
     # -- helpers --
-
-    def code(self, loop: str | None, seg: Segment, position: int, allowed: dict[str, str]) -> str:
-        value = seg.get(position)
-        if value not in allowed:
-            self.problem(
-                loop,
-                seg,
-                f"expected one of {', '.join(allowed)}, got {value!r}",
-                seg.name(position),
-                level="element",
-                code=ack_codes.ELEMENT_REQUIRED_MISSING
-                if not value
-                else ack_codes.ELEMENT_INVALID_CODE,
-            )
-        return value
 
     def parse_decimal(
         self, loop: str | None, seg: Segment, raw: str, position: int, component: int | None = None

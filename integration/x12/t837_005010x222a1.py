@@ -42,7 +42,7 @@ import dataclasses
 import functools
 import types
 import typing
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
@@ -57,8 +57,8 @@ from integration.x12.envelope import (
     SegmentSpec,
     Transaction,
     TransactionContext,
-    new_transaction_context,
     read_transactions,
+    write_new_transaction,
     write_transaction,
 )
 from integration.x12.errors import Problem, X12Error
@@ -393,7 +393,7 @@ def _time(moment: datetime) -> str:
     return moment.strftime("%H%M") if moment.second == 0 else moment.strftime("%H%M%S")
 
 
-def _either(allowed: Mapping[str, str] | Sequence[str]) -> str:
+def _either(allowed: Collection[str]) -> str:
     keys = list(allowed)
     return keys[0] if len(keys) == 1 else f"{', '.join(keys[:-1])} or {keys[-1]}"
 
@@ -865,15 +865,16 @@ def write_837p(
 ) -> str:
     """One 837P in its own interchange; X12Error (located) if it cannot be written."""
     body = _body(model)  # validate before consuming control numbers
-    context = new_transaction_context(
+    return write_new_transaction(
+        body,
         params,
+        clock,
+        control_numbers,
+        segment_suffix,
         transaction_set_id=codes.TRANSACTION_SET_ID,
         implementation_reference=codes.IMPLEMENTATION_REFERENCE,
         functional_id=codes.FUNCTIONAL_ID,
-        clock=clock,
-        control_numbers=control_numbers,
     )
-    return write_transaction(context, body, segment_suffix)
 
 
 # -- reading ------------------------------------------------------------------------------------
@@ -979,10 +980,10 @@ class _Parser(GuideParser):
 
     def code(
         self,
-        loop: str,
+        loop: str | None,
         seg: Segment,
         position: int,
-        allowed: Mapping[str, str] | Sequence[str],
+        allowed: Collection[str],
         component: int | None = None,
     ) -> str:
         value = seg.get(position) if component is None else seg.component(position, component)

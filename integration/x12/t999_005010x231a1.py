@@ -27,7 +27,7 @@ AK902..AK904. Element lengths and CTX content rules are not checked.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from integration.x12 import x231_codes as codes
@@ -40,8 +40,8 @@ from integration.x12.envelope import (
     Transaction,
     TransactionContext,
     decode,
-    new_transaction_context,
     read_transactions,
+    write_new_transaction,
     write_transaction,
 )
 from integration.x12.errors import Problem, X12Error
@@ -512,15 +512,16 @@ def write_999(
 ) -> str:
     """One 999 in its own interchange; X12Error (located) if it cannot be written."""
     body = _body(ack)  # validate before consuming control numbers
-    context = new_transaction_context(
+    return write_new_transaction(
+        body,
         params,
+        clock,
+        control_numbers,
+        segment_suffix,
         transaction_set_id="999",
         implementation_reference=codes.IMPLEMENTATION_REFERENCE,
         functional_id=codes.FUNCTIONAL_ID,
-        clock=clock,
-        control_numbers=control_numbers,
     )
-    return write_transaction(context, body, segment_suffix)
 
 
 # -- reading ------------------------------------------------------------------------------------
@@ -532,7 +533,7 @@ class _Parser(GuideParser):
         self.txn_context = txn.context
         self.problems: list[Problem] = []
 
-    def code(self, loop: str | None, seg: Segment, position: int, allowed: frozenset[str]) -> str:
+    def code(self, loop: str | None, seg: Segment, position: int, allowed: Collection[str]) -> str:
         value = seg.get(position)
         if value not in allowed:
             self.problem(
