@@ -154,9 +154,7 @@ class _Entry:
 
 
 @dataclass(slots=True)
-class Prepared:
-    """A payload read and mapped (`Ingest.prepare`), waiting for its group's transaction."""
-
+class _Pending:
     item: Inbound
     charset: str
     encoding: Encoding
@@ -226,21 +224,13 @@ class Ingest:
 
     def handle(self, items: Sequence[Inbound]) -> list[Reply]:
         """Store and process a group of payloads in one transaction; the replies to send."""
-        return self.commit([self.prepare(item) for item in items])
-
-    def prepare(self, item: Inbound) -> Prepared:
-        """Read and map a payload to FHIR, with no database (so the listener does it as the
-        frame arrives, while the previous group commits); `commit` stores it."""
-        pending = self._split(item)
-        for entry in pending.entries:
+        pending = [self._split(item) for item in items]
+        entries = [entry for p in pending for entry in p.entries]
+        for entry in entries:
             self._map(entry)
-        return pending
-
-    def commit(self, group: Sequence[Prepared]) -> list[Reply]:
-        """Store and apply prepared payloads in one transaction; the replies to send."""
-        outcomes = iter(self._store([entry for p in group for entry in p.entries]))
+        outcomes = iter(self._store(entries))
         now = self.clock()
-        return [self._reply(p, [next(outcomes) for _ in p.entries], now) for p in group]
+        return [self._reply(p, [next(outcomes) for _ in p.entries], now) for p in pending]
 
     def oversized(self, size: int, peer: str) -> bytes:
         """AR for a frame larger than the limit (nothing of it could be stored)."""
@@ -292,7 +282,7 @@ class Ingest:
 
     # ---------------------------------------------------------------- before the transaction
 
-    def _split(self, item: Inbound) -> Prepared:
+    def _split(self, item: Inbound) -> _Pending:
         text, charset = decode(item.payload)
 
         def entry(
@@ -303,7 +293,7 @@ class Ingest:
         try:
             batch = split_batch(text)
         except Hl7Error as exc:
-            return Prepared(
+            return _Pending(
                 item, charset, DEFAULT_ENCODING, None, [entry(item.payload, None, None, exc)]
             )
         entries: list[_Entry] = []
@@ -316,7 +306,7 @@ class Ingest:
                 entries.append(entry(raw, message, message.header, None))
             except Hl7Error as exc:
                 entries.append(entry(raw, None, _header_guess(part), exc))
-        return Prepared(item, charset, encoding, batch.header, entries)
+        return _Pending(item, charset, encoding, batch.header, entries)
 
     def _map(self, entry: _Entry) -> None:
         """Map a readable message to FHIR (pure: no database); a failure is kept for later."""
@@ -509,7 +499,7 @@ class Ingest:
             if (sender, control_id) in wanted
         }
 
-    def _reply(self, pending: Prepared, outcomes: Sequence[MessageOutcome], now: datetime) -> Reply:
+    def _reply(self, pending: _Pending, outcomes: Sequence[MessageOutcome], now: datetime) -> Reply:
         acks: list[str] = []
         for entry, outcome in zip(pending.entries, outcomes, strict=True):
             header = entry.header

@@ -9,9 +9,9 @@ the last `ACTIVE_WINDOW` seconds; a lone sender never waits (nor, for a while, d
 left a group waiting in vain). If the transaction fails, no ACK is sent and the connection is
 closed: the sender keeps the message and resends.
 
-Mapping stays on the writer thread. Done on the event loop as frames arrive (`Ingest.prepare`,
-then `Ingest.commit` on the writer), the two threads contend for the GIL on the listener's one
-core: 630-704 msg/s against 718-733 this way (bench/hl7_ingest.py, SQLite, 8 connections)."""
+Mapping stays on the writer thread. Done on the event loop as frames arrive, with only storing
+on the writer, the two threads contend for the GIL on the listener's one core: 630-704 msg/s
+against 718-733 this way (bench/hl7_ingest.py, SQLite, 8 connections)."""
 
 from __future__ import annotations
 
