@@ -272,7 +272,7 @@ def _is_finished(name: str) -> bool:
 
 
 def _check_name(name: str, operation: str) -> None:
-    if not name or "/" in name or "\\" in name or name.startswith(".") or name in ("..",):
+    if not name or "/" in name or "\\" in name or name.startswith("."):
         raise ClearinghouseError(
             f"SFTP {operation}: expected a plain file name (no folders, not hidden), got {name!r}"
         )
