@@ -24,6 +24,7 @@ from integration.appeals.submission import (
     PDF_TITLE,
     PayerUnreachable,
     SendRefused,
+    SentAppeal,
     send_appeal,
 )
 from integration.appeals.submit_cli import submit_command
@@ -80,6 +81,19 @@ class World:
     @property
     def stores(self) -> tuple[PaCaseStore, PaSubmissionStore, Any]:
         return self.cases, self.subs, self.sessions
+
+
+def _send(world: World, appeal_id: int, channel: str, **options: Any) -> SentAppeal:
+    """`send_appeal` as the biller, at NOW, on the world's stores."""
+    return send_appeal(
+        appeal_id,
+        channel,
+        appeals=world.appeals,
+        denials=world.denials,
+        actor=BILLER,
+        now=NOW,
+        **options,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -172,25 +186,19 @@ def test_epa_appeal_sends_the_letter_as_paappealrequest_and_keeps_the_appeal_cas
     appeal_id = _signed_appeal(world, _pa_denial(world, case_id))
     before = len(world.subs.messages(case_id))
     with pytest.raises(SendRefused, match="the ePA PAAppealRequest carries no documents"):
-        send_appeal(
+        _send(
+            world,
             appeal_id,
             "ncpdp",
-            appeals=world.appeals,
-            denials=world.denials,
-            actor=BILLER,
-            now=NOW,
             submitter=_submitter(world.subs, _base(payer)),
             attachments=[Attachment("Biopsy", "text/plain", b"synthetic")],
         )
     assert len(world.subs.messages(case_id)) == before
 
-    sent = send_appeal(
+    sent = _send(
+        world,
         appeal_id,
         "ncpdp",
-        appeals=world.appeals,
-        denials=world.denials,
-        actor=BILLER,
-        now=NOW,
         submitter=_submitter(world.subs, _base(payer)),
         render=_fake_pdf,
     )
@@ -229,13 +237,10 @@ def test_pas_appeal_carries_the_signed_pdf_and_the_approval_overturns_the_denial
     appeal_id = _signed_appeal(world, denial_id)
     document = world.appeals.store_document(appeal_id, world.appeals.latest(appeal_id).version, PDF)
 
-    sent = send_appeal(
+    sent = _send(
+        world,
         appeal_id,
         "payer",
-        appeals=world.appeals,
-        denials=world.denials,
-        actor=BILLER,
-        now=NOW,
         submitter=_submitter(world.subs, _base(payer)),
     )
 
@@ -269,24 +274,18 @@ def test_835_denial_is_recorded_as_faxed_and_refused_for_the_payer(world: World)
     appeal_id = _signed_appeal(world, denial_id)
 
     with pytest.raises(SendRefused, match="send the PDF by fax or portal, or the X12 275"):
-        send_appeal(
-            appeal_id, "payer", appeals=world.appeals, denials=world.denials, actor=BILLER, now=NOW
-        )
+        _send(world, appeal_id, "payer")
     view = world.appeals.get(appeal_id)
     assert view is not None and view.status == "signed"
 
-    sent = send_appeal(
-        appeal_id, "fax", appeals=world.appeals, denials=world.denials, actor=BILLER, now=NOW
-    )
+    sent = _send(world, appeal_id, "fax")
 
     assert (sent.channel, sent.status, sent.document_id) == ("fax", "submitted", None)
     assert "no PDF of the signed letter is kept" in sent.not_carried[0]
     view = world.appeals.get(appeal_id)
     assert view is not None and (view.status, view.channel) == ("submitted", "fax")
     with pytest.raises(SendRefused, match="got submitted by fax"):
-        send_appeal(
-            appeal_id, "fax", appeals=world.appeals, denials=world.denials, actor=BILLER, now=NOW
-        )
+        _send(world, appeal_id, "fax")
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -304,30 +303,22 @@ def test_unsigned_appeal_and_a_wrong_channel_are_refused_with_nothing_sent(
     submitter = _submitter(world.subs, _base(payer))
 
     with pytest.raises(SendRefused, match="got a draft; a clinician signs it first"):
-        send_appeal(
+        _send(
+            world,
             appeal_id,
             "payer",
-            appeals=world.appeals,
-            denials=world.denials,
-            actor=BILLER,
-            now=NOW,
             submitter=submitter,
         )
     world.appeals.sign(appeal_id, CLINICIAN)
     with pytest.raises(SendRefused, match="went to the payer by pas, not NCPDP ePA"):
-        send_appeal(
+        _send(
+            world,
             appeal_id,
             "ncpdp",
-            appeals=world.appeals,
-            denials=world.denials,
-            actor=BILLER,
-            now=NOW,
             submitter=submitter,
         )
     with pytest.raises(SendRefused, match="channel: expected one of"):
-        send_appeal(
-            appeal_id, "email", appeals=world.appeals, denials=world.denials, actor=BILLER, now=NOW
-        )
+        _send(world, appeal_id, "email")
 
     assert len(world.subs.messages(case_id)) == sent_before
     case = world.cases.case(case_id)
@@ -349,13 +340,10 @@ def test_a_payer_that_is_down_leaves_the_appeal_signed(
     down: Submitter = _submitter(world.subs, "http://127.0.0.1:9/payer")
 
     with pytest.raises(PayerUnreachable, match="send again"):
-        send_appeal(
+        _send(
+            world,
             appeal_id,
             "payer",
-            appeals=world.appeals,
-            denials=world.denials,
-            actor=BILLER,
-            now=NOW,
             submitter=down,
             render=_fake_pdf,
         )
