@@ -43,6 +43,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from machine import cpu_name  # noqa: E402  (bench/, the script's own folder)
 
+from integration.x12.segments import paused_gc  # noqa: E402
 from integration.x12.t835_005010x221a1 import (  # noqa: E402
     iter_835_claims,
     read_835,
@@ -131,6 +133,68 @@ def split_tokenizer(text: str) -> int:
             raw.split("*")
             count += 1
     return count
+
+
+def model_floor(label: str, models: object, split: dict[str, Any]) -> None:
+    """What the typed models alone cost, every argument ready: the ceiling of any reader that
+    returns them, as a ratio to `split` (the str.split floor of the same text).
+
+    It walks what the reader returned and times, on their own: calling each model class with
+    the values it holds (frozen dataclasses, `Decimal` money, `date` dates); the same number
+    of plain tuples instead of the dataclasses (the cheapest object Python makes); and the
+    `Decimal` and `date` values. `tokenize + tuples + values` is the best any typed reader
+    with Decimal money and dates could do, before it looks at a single segment. The collector
+    is paused, as the readers pause it (`segments.paused_gc`)."""
+    calls: list[tuple[Any, dict[str, Any]]] = []
+    decimals: list[str] = []
+    dates: list[tuple[int, int, int]] = []
+
+    def walk(obj: Any) -> None:
+        if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+            fields = {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj) if f.init}
+            for value in fields.values():
+                walk(value)
+            calls.append((type(obj), fields))
+        elif isinstance(obj, list | tuple):
+            for item in obj:
+                walk(item)
+        elif isinstance(obj, Decimal):
+            decimals.append(str(obj))
+        elif isinstance(obj, date):
+            dates.append((obj.year, obj.month, obj.day))
+
+    walk(models)
+    values = [tuple(fields.values()) for _cls, fields in calls]
+
+    def cpu(fn: Callable[[], object]) -> float:  # collector paused, as read_835 does
+        best = float("inf")
+        for _ in range(3):
+            with paused_gc():
+                started = time.process_time()
+                fn()
+                best = min(best, time.process_time() - started)
+        return best
+
+    models_s = cpu(lambda: [cls(**fields) for cls, fields in calls])
+    tuples_s = cpu(lambda: [tuple(v) for v in values])
+    values_s = cpu(lambda: ([Decimal(d) for d in decimals], [date(*d) for d in dates]))
+    split_s = float(split["cpu_s"])
+    print(
+        json.dumps(
+            {
+                "floor": label,
+                "objects": len(calls),
+                "decimals": len(decimals),
+                "dates": len(dates),
+                "construct_models_s": round(models_s, 3),
+                "construct_tuples_s": round(tuples_s, 3),
+                "construct_values_s": round(values_s, 3),
+                "ceiling_with_these_models": round(split_s / (split_s + models_s + values_s), 3),
+                "ceiling_with_any_objects": round(split_s / (split_s + tuples_s + values_s), 3),
+            }
+        ),
+        flush=True,
+    )
 
 
 def pyx12_reader(text: str) -> int:
@@ -326,6 +390,7 @@ def bench_837p(args: argparse.Namespace) -> list[Path]:
         flush=True,
     )
 
+    model_floor("read_837p", read_837p(text)[0], split)
     seeded, defects = seed_errors(text)
     seeded_path = args.dir / f"bench-837p-{args.claims}-seeded.837"
     seeded_path.write_text(seeded, encoding="ascii")
@@ -517,6 +582,7 @@ def main() -> None:
                 "iter_835_claims (ours, from memory)", size, lambda: ours_streamed(text), claims
             )
             floor = float(split["mb_per_s"])
+            model_floor("read_835", read_835(text)[0], split)
             print(
                 json.dumps(
                     {
