@@ -164,7 +164,7 @@ def model_floor(label: str, models: object, split: dict[str, Any]) -> None:
             dates.append((obj.year, obj.month, obj.day))
 
     walk(models)
-    values = [tuple(fields.values()) for _cls, fields in calls]
+    values = [list(fields.values()) for _cls, fields in calls]  # tuple(a tuple) would not copy
 
     def cpu(fn: Callable[[], object]) -> float:  # collector paused, as read_835 does
         best = float("inf")
