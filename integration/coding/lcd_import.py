@@ -256,6 +256,19 @@ def parse_lcd_text(name: str, text: str) -> ParsedLcdFile:
     )
 
 
+def _article_version(name: str, where: Where, row: Mapping[str, str]) -> tuple[str, int]:
+    """The article id and version a row names; LcdImportError located at the bad column."""
+    try:
+        article = article_id_of(row["article_id"])
+    except ValueError as exc:
+        raise LcdImportError(f"{name} {where('article_id')}: {exc}") from None
+    try:
+        version = _int(row["article_version"], "an article version")
+    except ValueError as exc:
+        raise LcdImportError(f"{name} {where('article_version')}: {exc}") from None
+    return article, version
+
+
 def _link_row(name: str, where: Where, row: Mapping[str, str]) -> ArticleLink | None:
     """A row of article_related_documents.csv; None for a row relating the article to another
     article (its r_lcd_id is empty)."""
@@ -267,28 +280,14 @@ def _link_row(name: str, where: Where, row: Mapping[str, str]) -> ArticleLink | 
         raise LcdImportError(
             f"{name} {where('r_lcd_id')}: expected an LCD id like 35498 or L35498, got {raw!r}"
         )
-    try:
-        article = article_id_of(row["article_id"])
-    except ValueError as exc:
-        raise LcdImportError(f"{name} {where('article_id')}: {exc}") from None
-    try:
-        version = _int(row["article_version"], "an article version")
-    except ValueError as exc:
-        raise LcdImportError(f"{name} {where('article_version')}: {exc}") from None
+    article, version = _article_version(name, where, row)
     return ArticleLink(article, version, f"L{int(digits)}")
 
 
 def _article_row(
     name: str, where: Where, header: Sequence[str], row: Mapping[str, str]
 ) -> ArticleInfo:
-    try:
-        article = article_id_of(row["article_id"])
-    except ValueError as exc:
-        raise LcdImportError(f"{name} {where('article_id')}: {exc}") from None
-    try:
-        version = _int(row["article_version"], "an article version")
-    except ValueError as exc:
-        raise LcdImportError(f"{name} {where('article_version')}: {exc}") from None
+    article, version = _article_version(name, where, row)
     dates: dict[str, date | None] = {}
     for column in ("article_eff_date", "article_end_date", "article_rev_end_date"):
         try:
