@@ -26,6 +26,7 @@ import hashlib
 import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 import click
 
@@ -58,6 +59,21 @@ def _quarter_option(_ctx: click.Context, _param: click.Parameter, value: str | N
         raise click.BadParameter(str(exc)) from exc
 
 
+T = TypeVar("T")
+
+
+def _read(path: Path, parse: Callable[[Path], T], refused: type[Exception]) -> tuple[T, str]:
+    """A reference file parsed, and the SHA-256 of its bytes; a parse refusal (`refused`) or an
+    unreadable file becomes a ClickException naming the file."""
+    try:
+        parsed = parse(path)
+    except refused as exc:
+        raise click.ClickException(str(exc)) from exc
+    except OSError as exc:
+        raise click.ClickException(f"{path}: {exc.strerror or exc}") from exc
+    return parsed, hashlib.sha256(path.read_bytes()).hexdigest()
+
+
 def _import(
     kind: Kind,
     files: Sequence[Path],
@@ -75,13 +91,7 @@ def _import(
             raise click.ClickException(
                 f"{path.name}: cannot tell the quarter from the file name; pass --quarter 2024Q2"
             )
-        try:
-            parsed = parse(path)
-        except RefdataError as exc:
-            raise click.ClickException(str(exc)) from exc
-        except OSError as exc:
-            raise click.ClickException(f"{path}: {exc.strerror or exc}") from exc
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        parsed, digest = _read(path, parse, RefdataError)
         by_quarter.setdefault(q, []).append((parsed, digest))
     engine = make_engine(Settings().database_url)
     try:
@@ -172,13 +182,7 @@ def import_lcd(files: tuple[Path, ...], articles: tuple[str, ...]) -> None:
     infos: dict[tuple[str, int], tuple[ArticleInfo, tuple[str, str]]] = {}
     links: list[ArticleLink] = []
     for path in files:
-        try:
-            parsed = parse_lcd_file(path)
-        except LcdImportError as exc:
-            raise click.ClickException(str(exc)) from exc
-        except OSError as exc:
-            raise click.ClickException(f"{path}: {exc.strerror or exc}") from exc
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        parsed, digest = _read(path, parse_lcd_file, LcdImportError)
         for info in parsed.articles:
             if not wanted or info.article_id in wanted:
                 infos[(info.article_id, info.version)] = (info, (path.name, digest))
