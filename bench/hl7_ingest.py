@@ -44,7 +44,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from machine import cpu_name  # noqa: E402  (bench/, the script's own folder)
+from machine import core_seconds, cpu_name  # noqa: E402  (bench/, the script's own folder)
 
 from integration.hl7v2.client import MllpClient  # noqa: E402
 
@@ -635,6 +635,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="dermrcm-hl7-bench-") as tmp_name:
         tmp = Path(tmp_name)
         for db in dbs:
+            core_loop = core_seconds(0 if pin else None)
             if db == "sqlite":
                 url = f"sqlite:///{tmp / 'bench.db'}"
                 res, check = run_db(db, url, tmp, args, types, pin)
@@ -645,7 +646,7 @@ def main() -> None:
                 finally:
                     pg_drop()
             results.extend(res)
-            checks[db] = check
+            checks[db] = {**check, "core_loop_s": core_loop}
 
     if args.json:
         print(
@@ -719,6 +720,13 @@ def main() -> None:
             f"hl7_message processed {check['processed']} of {check['rows']} rows, hl7_applied {check['applied']}, "
             f"fhir_resource {check['fhir_resources']}, versions {check['fhir_versions']}: "
             f"{'OK' if check['ok'] else 'FAILED'}  {settings}"
+        )
+    print()
+    for db, check in checks.items():
+        print(
+            f"core speed before the {db} run: a 5-million-addition Python loop took "
+            f"{check['core_loop_s']:.2f} s of CPU on {'CPU 0' if pin else 'a CPU'} "
+            "(bench/machine.py core_seconds; the host moves it: compare runs with similar values)"
         )
 
 
