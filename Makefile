@@ -36,6 +36,7 @@ lint: $(TEST_STAMP)
 
 bench: $(TEST_STAMP)
 	$(PY) bench/launch_to_evidence.py
+	$(PY) bench/feed_chart.py
 	$(PY) bench/hl7_parse.py
 	$(PY) bench/hl7_ingest.py
 	$(PY) bench/pa_packet.py
