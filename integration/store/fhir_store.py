@@ -530,12 +530,6 @@ class FhirStore:
                     break
         return out
 
-    def count(self) -> dict[str, int]:
-        counts: dict[str, int] = {}
-        for resource_type in self.session.scalars(select(FhirResource.resource_type)):
-            counts[resource_type] = counts.get(resource_type, 0) + 1
-        return counts
-
 
 def _references(
     resources: Iterable[dict[str, Any]], resource_type: str
