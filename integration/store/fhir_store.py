@@ -115,17 +115,13 @@ class Driver:
         6 types and 50 ids, SQLite's planner scanned each type's rows instead: half the
         listener's CPU at 8 connections.) `key` must be the table's primary key. The keys
         travel as one JSON array on SQLite (`json_each`, looped over first) and as two arrays
-        on PostgreSQL (`unnest`), each probing the table in a `LATERAL` subquery with `LIMIT 1`,
-        which PostgreSQL can't turn into a hash join: psycopg prepares the statement after 5
-        runs, and the generic plan made while a table was small (or its statistics stale) was
-        a sequential scan with a hash join, reused as the table grew (0.76 ms against 0.09 ms
-        at 1,900 rows of `hl7_applied`, and growing with the table). A prepared statement's
-        plan can go stale either way (planned while the table was small, it is kept until an
-        ANALYZE: a burst of resent messages outgrows it within seconds), so on PostgreSQL this
-        statement is never prepared: planned each time, for the table as it is, with the
-        lateral form the plan is an index probe per key once the table is past a few pages
-        (in-process, groups of 1 on a new database: 5.2-6.4 ms a message with the prepared
-        join, 2.4-2.8 ms this way)."""
+        on PostgreSQL (`unnest`), where each key probes the table in a `LATERAL` subquery
+        with `LIMIT 1`, and the statement is never prepared. Prepared (psycopg does it on the
+        6th run), a join's generic plan made while the table was small was a sequential scan
+        with a hash join, kept until the next ANALYZE however much the table grew meanwhile
+        (0.76 ms against 0.09 ms at 1,900 rows of `hl7_applied`); planned on each run, the
+        lateral form probes the primary key once the table has a few pages (in-process,
+        groups of 1 on a new database: 5.2-6.4 ms a message before, 2.4-2.8 ms now)."""
         sql = self.by_keys_sql(table, key, columns)
         if self.dialect.name == "sqlite":
             return self.query(sql, [json.dumps([list(k) for k in keys])])
