@@ -10,21 +10,24 @@ from pathlib import Path
 
 import click
 
-from integration.appeals.cli import appeal_command
-from integration.claims.cli import claims_command
-from integration.coding.refdata_cli import refdata_command
-from integration.coding.risk_cli import risk_command
-from integration.coding.scrub_cli import scrub_command
-from integration.coding.suggest_cli import suggest_command
-from integration.denials.cli import era_command
-from integration.denials.worklist_cli import denials_command
-from integration.hl7v2.cli import hl7_command
-from integration.priorauth.cli import pa_command
-from integration.sandbox.cli import sandbox_command
-from integration.x12.cli import x12_command
+from integration.cli_lazy import LazyGroup
 
 
-@click.group()
+@click.group(
+    cls=LazyGroup,
+    lazy={
+        "sandbox": "integration.sandbox.cli:sandbox_command",
+        "hl7": "integration.hl7v2.cli:hl7_command",
+        "pa": "integration.priorauth.cli:pa_command",
+        "era": "integration.denials.cli:era_command",
+        "denials": "integration.denials.worklist_cli:denials_command",
+        "appeal": "integration.appeals.cli:appeal_command",
+        "claims": "integration.claims.cli:claims_command",
+        "x12": "integration.x12.cli:x12_command",
+        "scrub": "integration.coding.scrub_cli:scrub_command",
+        "refdata": "integration.coding.refdata_cli:refdata_command",
+    },
+)
 def main() -> None:
     """derm-rcm: dermatology prior authorization, claims and appeals."""
     logging.basicConfig(
@@ -37,25 +40,15 @@ def main() -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
-main.add_command(sandbox_command)
-main.add_command(hl7_command)
-main.add_command(pa_command)
-main.add_command(era_command)
-main.add_command(denials_command)
-main.add_command(appeal_command)
-main.add_command(claims_command)
-main.add_command(x12_command)
-main.add_command(scrub_command)
-main.add_command(refdata_command)
-
-
-@main.group()
+@main.group(
+    cls=LazyGroup,
+    lazy={
+        "suggest": "integration.coding.suggest_cli:suggest_command",
+        "risk": "integration.coding.risk_cli:risk_command",
+    },
+)
 def coding() -> None:
     """Coding help: codes from a procedure note, denial risk."""
-
-
-coding.add_command(suggest_command)
-coding.add_command(risk_command)
 
 
 @main.group()
