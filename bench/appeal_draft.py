@@ -28,12 +28,11 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import requests
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from machine import cpu_name  # noqa: E402  (bench/, the script's own folder)
+from waiting import wait_for  # noqa: E402
 
 from integration.appeals.draft import draft_for_denial  # noqa: E402
 from integration.appeals.factcheck import check_letter  # noqa: E402
@@ -53,18 +52,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def wait_for(url: str, seconds: float = 120) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(url, timeout=2).status_code < 500:
-                return
-        except requests.RequestException:
-            pass  # not up yet (refused, or still loading the fixtures)
-        time.sleep(0.2)
-    raise SystemExit(f"{url} did not come up within {seconds:.0f} s")
 
 
 def one_run(fhir: str, maps: Any, refs: Any) -> dict[str, float | int]:

@@ -32,6 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from machine import cpu_name  # noqa: E402  (bench/, the script's own folder)
+from waiting import wait_for  # noqa: E402
 
 from integration.fhir.chart_evidence import chart_evidence  # noqa: E402
 from integration.fhir.client import FhirClient  # noqa: E402
@@ -47,18 +48,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def wait_for(url: str, seconds: float = 60) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(url, timeout=2).status_code < 500:
-                return
-        except requests.ConnectionError:
-            pass
-        time.sleep(0.2)
-    raise SystemExit(f"{url} did not come up within {seconds:.0f} s")
 
 
 def percentile(values: list[float], pct: float) -> float:
