@@ -26,15 +26,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from machine import cpu_name  # noqa: E402  (bench/, the script's own folder)
+from scratch_db import pg_create, pg_drop  # noqa: E402
 
 from integration.store.database import make_engine, session_factory, upgrade  # noqa: E402
 from integration.store.feed_chart import FeedCharts  # noqa: E402
 from integration.store.fhir_store import ResourceWriter  # noqa: E402
 
 MRN = "urn:oid:2.16.840.1.113883.3.9999.1"
-PG_ADMIN = os.environ.get(
-    "DERMRCM_BENCH_PG", "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
-)
 PG_DB = "dermrcm_bench_feed_chart"
 NOW = datetime(2026, 12, 7, 3, 0, tzinfo=UTC)
 
@@ -124,17 +122,7 @@ def main() -> None:
             urls.append(("SQLite", f"sqlite:///{tmp}/feed.db", None))
         if args.db in ("postgresql", "both"):
             try:
-                import psycopg
-
-                with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-                    conn.execute(f'DROP DATABASE IF EXISTS "{PG_DB}" WITH (FORCE)')
-                    conn.execute(f'CREATE DATABASE "{PG_DB}"')
-                base = dict(part.split("=", 1) for part in PG_ADMIN.split())
-                url = (
-                    f"postgresql+psycopg://{base.get('user', 'postgres')}@"
-                    f"{base.get('host', '127.0.0.1')}:{base.get('port', '5432')}/{PG_DB}"
-                )
-                urls.append(("PostgreSQL", url, PG_DB))
+                urls.append(("PostgreSQL", pg_create(PG_DB), PG_DB))
             except Exception as exc:  # no server: say so, bench the rest
                 print(f"(PostgreSQL skipped: {type(exc).__name__})")
         for name, url, database in urls:
@@ -144,10 +132,7 @@ def main() -> None:
                 print(f"| {name} | {args.patients:,} | {found} | {p50:.1f} ms | {p95:.1f} ms |")
             finally:
                 if database is not None:
-                    import psycopg
-
-                    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-                        conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+                    pg_drop(database)
 
 
 if __name__ == "__main__":

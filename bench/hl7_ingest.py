@@ -45,13 +45,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from machine import core_seconds, cpu_name  # noqa: E402  (bench/, the script's own folder)
+from scratch_db import pg_create, pg_drop  # noqa: E402
 
 from integration.hl7v2.client import MllpClient  # noqa: E402
 
 DERMRCM = str(ROOT / ".venv" / "bin" / "dermrcm")
-PG_ADMIN = os.environ.get(
-    "DERMRCM_BENCH_PG", "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
-)
 PG_DB = "dermrcm_bench_hl7"
 TARGET_RATE = 1000.0
 TARGET_P99_MS = 50.0
@@ -561,28 +559,6 @@ def verify(url: str) -> dict[str, Any]:
 # ---------------------------------------------------------------- PostgreSQL database
 
 
-def pg_create() -> str:
-    import psycopg
-
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {PG_DB}")
-    params = dict(p.split("=", 1) for p in PG_ADMIN.split())
-    user, host, port = (
-        params.get("user", "postgres"),
-        params.get("host", "127.0.0.1"),
-        params.get("port", "5432"),
-    )
-    return f"postgresql+psycopg://{user}@{host}:{port}/{PG_DB}"
-
-
-def pg_drop() -> None:
-    import psycopg
-
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)")
-
-
 # ---------------------------------------------------------------- main
 
 
@@ -640,11 +616,11 @@ def main() -> None:
                 url = f"sqlite:///{tmp / 'bench.db'}"
                 res, check = run_db(db, url, tmp, args, types, pin)
             else:
-                url = pg_create()
+                url = pg_create(PG_DB)
                 try:
                     res, check = run_db(db, url, tmp, args, types, pin)
                 finally:
-                    pg_drop()
+                    pg_drop(PG_DB)
             results.extend(res)
             checks[db] = {**check, "core_loop_s": core_loop}
 
