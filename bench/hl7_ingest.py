@@ -551,7 +551,7 @@ def verify(url: str) -> dict[str, Any]:
         "stored_ack_codes": acks,
         "applied": applied,
         "fhir_resources": resources,
-        "fhir_versions": versions,
+        "fhir_replaced_versions": versions,
         **extra,
     }
 
@@ -694,7 +694,7 @@ def main() -> None:
         print(
             f"durability {db}: sent {check['sent']} (incl. {WARMUP} warm-up), AA ACKs {check['acked_AA']}, "
             f"hl7_message processed {check['processed']} of {check['rows']} rows, hl7_applied {check['applied']}, "
-            f"fhir_resource {check['fhir_resources']}, versions {check['fhir_versions']}: "
+            f"fhir_resource {check['fhir_resources']}, replaced versions {check['fhir_replaced_versions']}: "
             f"{'OK' if check['ok'] else 'FAILED'}  {settings}"
         )
     print()

@@ -130,7 +130,9 @@ class FhirResource(Base):
 
 
 class FhirResourceVersion(Base):
-    """Every version of every feed-written resource, so nothing an update replaced is lost."""
+    """The versions of feed-written resources that an update replaced, as they were stored, so
+    nothing an update replaced is lost. The current version is the `fhir_resource` row: together
+    they hold every version once (`fhir_store.resource_history`)."""
 
     __tablename__ = "fhir_resource_version"
 

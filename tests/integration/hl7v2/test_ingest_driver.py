@@ -107,7 +107,11 @@ def test_the_driver_stores_what_sqlalchemy_core_stores(
         "processed",
         "processed",
     ]
-    assert [dict(row)["version_id"] for row in rows["fhir_resource_version"]][-1] == 2
+    # The changed Patient: version 1 moved to the history, version 2 is current.
+    history = [dict(row) for row in rows["fhir_resource_version"]]
+    assert [(h["resource_type"], h["version_id"]) for h in history] == [("Patient", 1)]
+    current = {(dict(r)["resource_type"], dict(r)["id"]): dict(r) for r in rows["fhir_resource"]}
+    assert current[("Patient", history[0]["id"])]["version_id"] == 2
 
     with monkeypatch.context() as patch:
         patch.setattr(fhir_store.Driver, "of", classmethod(lambda cls, connection: None))

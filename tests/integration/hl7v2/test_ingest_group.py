@@ -3,6 +3,7 @@ what happens to the others (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -70,26 +71,25 @@ def test_a_resend_in_the_same_group_is_a_duplicate_and_a_reuse_is_ae_205(
 def test_a_message_the_database_refuses_does_not_hold_back_its_group(
     ingest: Ingest, engine: Engine, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """A stray version row makes the database refuse the Patient of message 2; messages 1 and 3
-    of the same group are still applied, and message 2 is kept with AE 207 for replay."""
+    """A stray history row makes the database refuse the Patient of message 2 (the update
+    would move its stored version 1 to the history, where a version 1 already is); messages
+    1 and 3 of the same group are still applied, and message 2 is kept with AE 207 for
+    replay."""
     bad = adt_a04(2)
     patient = next(
         r for r in map_message(parse_message(bad), load_feed_maps()) if r.type == "Patient"
     )
+    stray = {
+        "resource_type": "Patient",
+        "id": patient.id,
+        "version_id": 1,
+        "last_updated": NOW,
+        "content": json.dumps({"id": patient.id, "resourceType": "Patient"}),
+        "message_id": None,
+    }
     with engine.begin() as connection:
-        connection.execute(
-            insert(FhirResourceVersion),
-            [
-                {
-                    "resource_type": "Patient",
-                    "id": patient.id,
-                    "version_id": 1,
-                    "last_updated": NOW,
-                    "content": "{}",
-                    "message_id": None,
-                }
-            ],
-        )
+        connection.execute(insert(FhirResource), [stray])
+        connection.execute(insert(FhirResourceVersion), [stray])
 
     with caplog.at_level("INFO", logger="integration.hl7v2.ingest"):
         outcomes = handle(ingest, adt_a04(1), bad, adt_a04(3))
@@ -113,12 +113,18 @@ def test_a_message_the_database_refuses_does_not_hold_back_its_group(
         patient_rows = connection.scalar(
             select(func.count()).where(FhirResource.resource_type == "Patient")
         )
+        kept = connection.execute(
+            select(FhirResource.version_id, FhirResource.content).where(
+                FhirResource.resource_type == "Patient", FhirResource.id == patient.id
+            )
+        ).one()
     assert [tuple(s) for s in statuses] == [
         ("TEST00000001", "processed"),
         ("TEST00000002", "error"),
         ("TEST00000003", "processed"),
     ]
-    assert patient_rows == 2  # nothing of message 2 was half-written
+    # Nothing of message 2 was half-written: its Patient is as it was.
+    assert patient_rows == 3 and tuple(kept) == (1, stray["content"])
 
     # Once the cause is gone, replay applies it, once.
     with engine.begin() as connection:
@@ -134,4 +140,10 @@ def test_a_message_the_database_refuses_does_not_hold_back_its_group(
     assert count(engine, Hl7Applied) == 3
     with engine.connect() as connection:
         attempts = connection.scalars(select(Hl7Message.attempts).order_by(Hl7Message.id)).all()
+        history = connection.execute(
+            select(FhirResourceVersion.version_id, FhirResourceVersion.content).where(
+                FhirResourceVersion.id == patient.id
+            )
+        ).all()
     assert attempts == [2, 2, 1]
+    assert [tuple(h) for h in history] == [(1, stray["content"])]  # the replaced version

@@ -96,8 +96,9 @@ def test_a_resent_message_is_acknowledged_again_and_applied_once(running: Runnin
     assert running.count(Hl7Message) == 2
     assert running.count(Hl7Message, status="duplicate") == 1
     assert running.count(Hl7Applied) == 1
-    # One version of each resource: the resend changed nothing.
-    assert running.count(FhirResourceVersion, resource_type="Patient") == 1
+    # One version of each resource: the resend replaced nothing.
+    assert running.count(FhirResource, resource_type="Patient") == 1
+    assert running.count(FhirResourceVersion, resource_type="Patient") == 0
 
 
 def test_a_resend_with_a_new_timestamp_is_still_a_duplicate(running: Running) -> None:
