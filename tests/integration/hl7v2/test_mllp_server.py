@@ -251,6 +251,59 @@ def test_idle_connection_is_closed_after_idle_timeout(caplog: pytest.LogCaptureF
     assert any("unfinished frame" in m and "bytes=11" in m for m in messages)
 
 
+def test_a_connection_that_keeps_sending_outlives_the_idle_timeout() -> None:
+    """The idle timeout counts from the last read: frames every 0.1 s over 1 s, with a 0.3 s
+    timeout, all answered on the one connection."""
+    with running(echo, ServerOptions(idle_timeout=0.3)) as srv, connect(srv.port) as sock:
+        for n in range(10):
+            sock.sendall(frame(b"beat %d" % n))
+            assert recv_frames(sock, 1) == [b"ACK beat %d" % n]
+            time.sleep(0.1)
+        assert srv.counters()["connections"] == 1
+
+
+def test_a_handler_slower_than_the_idle_timeout_still_replies() -> None:
+    """Only waiting for bytes is idle: a handler taking 0.5 s, with a 0.2 s timeout, replies
+    and the connection goes on."""
+
+    async def slow(payload: bytes, peer: str) -> bytes:
+        await asyncio.sleep(0.5)
+        return b"ACK " + payload
+
+    with running(slow, ServerOptions(idle_timeout=0.2)) as srv, connect(srv.port) as sock:
+        sock.sendall(frame(b"one"))
+        assert recv_frames(sock, 1) == [b"ACK one"]
+        sock.sendall(frame(b"two"))
+        assert recv_frames(sock, 1) == [b"ACK two"]
+
+
+def test_a_peer_not_reading_its_replies_is_closed_after_idle_timeout(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Replies of 256 KiB to a sender that never reads them: once the kernel's buffers and the
+    transport's are full, the server waits at most idle_timeout, then closes."""
+    caplog.set_level(logging.INFO, logger="integration.hl7v2.server")
+
+    async def large(payload: bytes, peer: str) -> bytes:
+        return b"A" * 262_144
+
+    with running(large, ServerOptions(idle_timeout=0.3)) as srv, connect(srv.port) as sock:
+        deadline = time.monotonic() + 8
+        closed = False
+        while time.monotonic() < deadline and not closed:
+            try:
+                sock.sendall(frame(b"more"))
+            except OSError:  # reset once the server closed
+                closed = True
+            if not closed:
+                counters = srv.counters()  # (connections is 0 until the server accepted)
+                closed = counters["frames_in"] > 0 and counters["connections"] == 0
+                time.sleep(0.01)
+        assert closed
+    messages = [r.getMessage() for r in caplog.records]
+    assert any("peer not reading replies" in m for m in messages), messages
+
+
 def test_connections_over_the_limit_are_closed_at_once(caplog: pytest.LogCaptureFixture) -> None:
     with (
         running(echo, ServerOptions(max_connections=2)) as srv,
