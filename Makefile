@@ -38,6 +38,7 @@ bench: $(TEST_STAMP)
 	$(PY) bench/launch_to_evidence.py
 	$(PY) bench/feed_chart.py
 	$(PY) bench/hl7_parse.py
+	$(PY) bench/mllp_server.py
 	$(PY) bench/hl7_ingest.py
 	$(PY) bench/pa_packet.py
 	$(PY) bench/x12_read.py
