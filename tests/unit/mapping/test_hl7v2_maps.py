@@ -1,4 +1,5 @@
-"""DFT, MDM, SIU and ADT^A40 -> FHIR, read as a billing / interface analyst would.
+"""DFT, MDM, SIU, ADT^A40 and the ADT coverage relationship -> FHIR, read as a billing /
+interface analyst would.
 
 Maps: mappings/hl7v2/dft.yaml, mdm.yaml, siu.yaml, adt-merge.yaml (and adt.yaml for the
 cross-message ids). Fixtures: fixtures/hl7/{adt,dft,mdm,siu}-*.hl7 (synthetic); their goldens
@@ -456,3 +457,43 @@ def test_charges_filed_under_the_prior_mrn_follow_the_survivor(feed_maps: Hl7Map
 def test_encounter_location_keeps_the_room_when_no_bed_is_sent(feed_maps: Hl7Maps) -> None:
     encounter = one(mapped("adt-a04-register-with-insurance", feed_maps), "Encounter")
     assert encounter["location"] == [{"location": {"display": "DERM1 EXAM3"}}]
+
+
+# ---------------------------------------------------------------- ADT IN1-17 -> Coverage
+
+
+@pytest.mark.parametrize(
+    ("in1_17", "relationship"),
+    [
+        ("SPO^Spouse^HL70063", "spouse"),
+        ("01", "spouse"),
+        ("19", "child"),
+        ("53", "common"),
+        ("EME^Employee^HL70063", "other"),  # an employee: FHIR has no code; not "injured"
+        ("20", "other"),
+        ("FTH^Father^HL70063", None),  # direction differs between feeds: not guessed
+        ("ZZ", None),
+        ("", None),
+    ],
+)
+def test_coverage_relationship_is_mapped_or_left_out_never_guessed(
+    in1_17: str, relationship: str | None, feed_maps: Hl7Maps
+) -> None:
+    """The second IN1 of the fixture (the spouse's supplement plan) with IN1-17 as given: a
+    listed code becomes Coverage.relationship; any other is left out, so that claim building
+    names it as missing instead of sending the payer a relationship nobody stated."""
+    text = edited("adt-a04-register-with-insurance", "|SPO^Spouse^HL70063|", f"|{in1_17}|")
+    (coverage,) = [
+        c
+        for c in of_type(map_text(text, feed_maps), "Coverage")
+        if c["payor"][0]["display"] == "SAMPLE MUTUAL INSURANCE"
+    ]
+    if relationship is None:
+        assert "relationship" not in coverage
+    else:
+        assert coverage["relationship"]["coding"] == [
+            {
+                "system": "http://terminology.hl7.org/CodeSystem/subscriber-relationship",
+                "code": relationship,
+            }
+        ]
