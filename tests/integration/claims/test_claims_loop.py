@@ -29,7 +29,7 @@ from integration.clearinghouse.port import InboundFile, Receipt
 from integration.paths import fixtures_dir
 from integration.sandbox.clearinghouse import ClearinghouseSandbox, clearinghouse_of
 from integration.store.control_numbers import StoredControlNumbers
-from integration.store.database import make_engine, session_factory, upgrade
+from integration.store.database import session_factory
 from integration.store.models import ClaimFile, RemittanceAdjustment
 from integration.x12.t271_005010x279a1 import read_271, summarize_benefits
 from integration.x12.t837_005010x222a1 import Claim, claim_to_json
@@ -68,16 +68,6 @@ def running() -> Iterator[Running]:
 def clearinghouse(running: Running) -> HttpClearinghouse:
     running.state.reset()
     return HttpClearinghouse(running.url, timeout=10)
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    engine = make_engine(database_url)
-    upgrade(engine)
-    try:
-        yield engine
-    finally:
-        engine.dispose()
 
 
 @pytest.fixture

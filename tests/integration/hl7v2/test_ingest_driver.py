@@ -4,7 +4,6 @@ the ones SQLAlchemy Core stores, value for value (SQLite and PostgreSQL)."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,21 +15,13 @@ from integration.hl7v2.ingest import ControlIds, Inbound, Ingest
 from integration.mapping.hl7v2 import MappingOptions
 from integration.mapping.hl7v2_transforms import load_feed_maps
 from integration.store import fhir_store
-from integration.store.database import make_engine, session_factory, upgrade
+from integration.store.database import session_factory
 from integration.store.models import FhirResource, FhirResourceVersion, Hl7Applied, Hl7Message
 from tests.support.hl7_messages import adt_a04
 
 NOW = datetime(2026, 12, 6, 5, 0, tzinfo=UTC)
 RECEIVED = datetime(2026, 12, 6, 4, 59, 59, 123456, tzinfo=UTC)
 _MESSAGE_REF = re.compile(r"hl7v2:message:(\d+)")
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    engine = make_engine(database_url)
-    upgrade(engine)
-    yield engine
-    engine.dispose()
 
 
 def groups() -> list[list[str]]:

@@ -6,7 +6,6 @@ SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
 
 import pytest
 from sqlalchemy.engine import Engine
@@ -14,17 +13,8 @@ from sqlalchemy.engine import Engine
 from integration.mapping.evidence_maps import load_evidence_maps
 from integration.mapping.hl7v2 import Hl7Maps, load_hl7_maps
 from integration.mapping.hl7v2_transforms import hl7_transforms
-from integration.store.database import make_engine, upgrade
 from tests.integration.hl7v2 import test_ingest_driver as driver_test
 from tests.unit.mapping.test_hl7v2_generated import _messages, _mutated
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    engine = make_engine(database_url)
-    upgrade(engine)
-    yield engine
-    engine.dispose()
 
 
 def _own_control_id(text: str, n: int) -> str:

@@ -4,7 +4,6 @@ what happens to the others (SQLite and PostgreSQL)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
@@ -15,19 +14,11 @@ from integration.hl7v2.ingest import Inbound, Ingest, MessageOutcome
 from integration.hl7v2.message import parse_message
 from integration.mapping.hl7v2 import MappingOptions, map_message
 from integration.mapping.hl7v2_transforms import load_feed_maps
-from integration.store.database import make_engine, session_factory, upgrade
+from integration.store.database import session_factory
 from integration.store.models import FhirResource, FhirResourceVersion, Hl7Applied, Hl7Message
 from tests.support.hl7_messages import adt_a04
 
 NOW = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    engine = make_engine(database_url)
-    upgrade(engine)
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture

@@ -5,24 +5,12 @@ from __future__ import annotations
 
 import multiprocessing
 import threading
-from collections.abc import Iterator
 
-import pytest
 from sqlalchemy import Engine
 
 from integration.store.control_numbers import MAX_CONTROL_NUMBER, StoredControlNumbers
-from integration.store.database import make_engine, session_factory, upgrade
+from integration.store.database import make_engine, session_factory
 from integration.x12.envelope import ControlNumberSource
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    engine = make_engine(database_url)
-    upgrade(engine)
-    try:
-        yield engine
-    finally:
-        engine.dispose()
 
 
 def test_numbers_start_at_one_per_kind_and_survive_a_new_instance(engine: Engine) -> None:

@@ -6,7 +6,6 @@ PostgreSQL keep probing the primary key however much the table grows while the l
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
@@ -20,14 +19,6 @@ from integration.store.models import FhirResource
 KEY = ("resource_type", "id")
 COLUMNS = ("resource_type", "id", "version_id")
 NOW = datetime(2026, 12, 7, 3, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    engine = make_engine(database_url)
-    upgrade(engine)
-    yield engine
-    engine.dispose()
 
 
 def _store(engine: Engine, first: int, count: int) -> None:

@@ -6,7 +6,6 @@ every version into that form and back."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -16,20 +15,12 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from integration.store import fhir_store
-from integration.store.database import downgrade, make_engine, upgrade
+from integration.store.database import downgrade, upgrade
 from integration.store.fhir_store import FhirStore, ResourceWriter
 from integration.store.models import FhirResource, FhirResourceVersion, Hl7Message
 
 T0 = datetime(2026, 12, 7, 5, 0, tzinfo=UTC)
 T1 = T0 + timedelta(minutes=5)
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    engine = make_engine(database_url)
-    upgrade(engine)
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture(params=["driver", "core"])
