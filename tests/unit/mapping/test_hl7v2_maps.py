@@ -497,3 +497,43 @@ def test_coverage_relationship_is_mapped_or_left_out_never_guessed(
                 "code": relationship,
             }
         ]
+
+
+@pytest.mark.parametrize(
+    ("in1_16_17", "subscriber"),
+    [
+        ("TESTPATIENT^OMEGA^R|SPO^Spouse^HL70063", "RelatedPerson"),
+        ("TESTPATIENT^OMEGA^R|", "RelatedPerson"),  # a named insured, relationship not sent
+        ("TESTPATIENT^ALPHA^Q|SEL^Self^HL70063", "Patient"),
+        ("|18", "Patient"),
+        ("|SPO^Spouse^HL70063", None),  # the spouse is the insured, but not named
+        ("|", None),
+    ],
+)
+def test_the_subscriber_is_the_patient_only_when_the_feed_says_self(
+    in1_16_17: str, subscriber: str | None, feed_maps: Hl7Maps
+) -> None:
+    """Coverage.subscriber from IN1-16 (insured's name) and IN1-17: an insured the feed does
+    not name is left out, so a claim reports it missing instead of billing under the
+    patient's name."""
+    text = edited(
+        "adt-a04-register-with-insurance",
+        "|TESTPATIENT^OMEGA^R|SPO^Spouse^HL70063|",
+        f"|{in1_16_17}|",
+    )
+    resources = map_text(text, feed_maps)
+    (coverage,) = [
+        c
+        for c in of_type(resources, "Coverage")
+        if c["payor"][0]["display"] == "SAMPLE MUTUAL INSURANCE"
+    ]
+    if subscriber is None:
+        assert "subscriber" not in coverage
+        return
+    reference = coverage["subscriber"]["reference"]
+    assert reference.split("/")[0] == subscriber
+    if subscriber == "Patient":
+        assert reference == coverage["beneficiary"]["reference"]
+    else:
+        (person,) = [r for r in of_type(resources, "RelatedPerson") if reference.endswith(r["id"])]
+        assert person["name"] == [{"family": "TESTPATIENT", "given": ["OMEGA"]}]
