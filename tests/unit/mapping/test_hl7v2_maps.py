@@ -537,3 +537,19 @@ def test_the_subscriber_is_the_patient_only_when_the_feed_says_self(
     else:
         (person,) = [r for r in of_type(resources, "RelatedPerson") if reference.endswith(r["id"])]
         assert person["name"] == [{"family": "TESTPATIENT", "given": ["OMEGA"]}]
+
+
+@pytest.mark.parametrize(
+    ("in1_17", "code"),
+    [("SPO^Spouse^HL70063", "SPO"), ("01", "SPO"), ("19", "CHD"), ("FTH^Father^HL70063", "FTH")],
+)
+def test_the_named_insured_relationship_is_a_table_0063_code(
+    in1_17: str, code: str, feed_maps: Hl7Maps
+) -> None:
+    """RelatedPerson.relationship (system v2-0063): a 0063 code as sent, an X12 code as its 0063
+    equivalent (X12 01 is not a 0063 code)."""
+    text = edited("adt-a04-register-with-insurance", "|SPO^Spouse^HL70063|", f"|{in1_17}|")
+    person = one(map_text(text, feed_maps), "RelatedPerson")
+    assert person["relationship"] == [
+        {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0063", "code": code}]}
+    ]
