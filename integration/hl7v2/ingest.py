@@ -338,7 +338,7 @@ class Ingest:
         stored_ids = [e.message_id for e in entries]  # set for replays; new rows get theirs
         try:
             with self._transaction() as connection:
-                outcomes = self._write(connection, entries)
+                outcomes = self._write(connection, entries, commit=True)
         except DBAPIError as exc:
             if len(entries) == 1:
                 raise
@@ -382,8 +382,40 @@ class Ingest:
         with self.sessions() as session, session.begin():
             yield session.connection()
 
-    def _write(self, connection: Connection, entries: list[_Entry]) -> list[MessageOutcome]:
-        applied = self._applied_keys(connection, entries)
+    def _write(
+        self, connection: Connection, entries: list[_Entry], *, commit: bool = False
+    ) -> list[MessageOutcome]:
+        """Decide and store `entries` on `connection`; `commit`: the caller commits right after
+        (on psycopg the COMMIT then goes with the writes: see `Driver.commit`).
+
+        On psycopg the whole of it runs in pipeline mode, in two round trips: the reads (the
+        BEGIN, the exactly-once keys, the resources' current rows, the new messages' ids),
+        then every write with the COMMIT (at 8 messages a group it was six)."""
+        driver = Driver.of(connection)
+        if driver is None:
+            return self._write_on(connection, None, entries)
+        with driver.pipelined():
+            outcomes = self._write_on(connection, driver, entries)
+            if commit:
+                driver.commit()
+        return outcomes
+
+    def _write_on(
+        self, connection: Connection, driver: Driver | None, entries: list[_Entry]
+    ) -> list[MessageOutcome]:
+        keys_sent = self._send_applied_keys(connection, driver, entries)
+        writer = ResourceWriter(connection, driver)
+        # every mapped message's resources, before the decisions (a duplicate's are read in
+        # vain), so that the reads travel together
+        take_current = writer.request(
+            (r.type, r.id)
+            for e in entries
+            if e.resources is not None and e.error is None and e.header is not None
+            for r in e.resources
+        )
+        new = [e for e in entries if e.message_id is None]
+        new_ids = driver.send_new_ids(_MESSAGE, len(new)) if driver is not None and new else None
+        applied = keys_sent()
         decisions: list[_Decision] = []
         for entry in entries:
             decision = _decide(entry, applied)
@@ -391,61 +423,62 @@ class Ingest:
             if decision.apply and entry.header is not None:
                 applied[_key(entry.header)] = _Applied(None, entry.content_key)
         now = self.clock()
-        new = [(e, d) for e, d in zip(entries, decisions, strict=True) if e.message_id is None]
         stored = [(e, d) for e, d in zip(entries, decisions, strict=True) if e.message_id]
-        driver = Driver.of(connection)
-        if new and driver is not None:
+        fresh = [(e, d) for e, d in zip(entries, decisions, strict=True) if e.message_id is None]
+        if fresh and driver is not None:
             stamp = driver.timestamp
             processed_at = stamp(now)
             received: dict[datetime, Any] = {}
             rows = []
-            for e, d in new:
+            for e, d in fresh:
                 at = received.get(e.received_at)
                 if at is None:
                     at = received[e.received_at] = stamp(e.received_at)
                 rows.append((at, *_envelope_values(e), *_status_values(e, d), processed_at))
-            sql = driver.insert_sql(_MESSAGE, _MESSAGE_COLUMNS)
-            for (entry, _d), message_id in zip(
-                new, driver.insert_returning_ids(sql, rows), strict=True
-            ):
+            if new_ids is not None:
+                ids = new_ids()
+                driver.executemany(
+                    driver.insert_sql(_MESSAGE, ("id", *_MESSAGE_COLUMNS)),
+                    [(message_id, *row) for message_id, row in zip(ids, rows, strict=True)],
+                )
+            else:
+                ids = driver.insert_returning_ids(
+                    driver.insert_sql(_MESSAGE, _MESSAGE_COLUMNS), rows
+                )
+            for (entry, _d), message_id in zip(fresh, ids, strict=True):
                 entry.message_id = message_id
-        elif new:
-            ids = connection.execute(
+        elif fresh:
+            inserted = connection.execute(
                 _INSERT_MESSAGE,
-                [{**_envelope(e), **_status(e, d, now)} for e, d in new],
+                [{**_envelope(e), **_status(e, d, now)} for e, d in fresh],
             ).scalars()
-            for (entry, _d), message_id in zip(new, ids, strict=True):
+            for (entry, _d), message_id in zip(fresh, inserted, strict=True):
                 entry.message_id = message_id
         if stored:
             connection.execute(
                 _UPDATE_MESSAGE,
                 [{"b_id": e.message_id, **_status(e, d, now)} for e, d in stored],
             )
+        take_current()
         to_apply = [
             (e, e.header, e.resources)
             for e, d in zip(entries, decisions, strict=True)
             if d.apply and e.header is not None and e.resources is not None
         ]
-        writer = ResourceWriter(connection, driver)
-        writer.load((r.type, r.id) for _e, _h, resources in to_apply for r in resources)
         keys: list[tuple[tuple[str, str], int | None, str]] = []
         for entry, header, resources in to_apply:
             source = f"urn:derm-rcm:hl7v2:message:{entry.message_id}"
             for resource in resources:
                 writer.write(resource.body, resource.mode, now, entry.message_id, source)
             keys.append((_key(header), entry.message_id, entry.content_key))
-        if driver is not None:
-            with driver.pipelined():  # PostgreSQL: the group's writes in one round trip
-                writer.flush()
-                if keys:
-                    applied_at = driver.timestamp(now)
-                    driver.executemany(
-                        driver.insert_sql(_APPLIED, _APPLIED_COLUMNS),
-                        [(*k, message_id, sha256, applied_at) for k, message_id, sha256 in keys],
-                    )
-        else:
-            writer.flush()
-        if keys and driver is None:
+        writer.flush()
+        if keys and driver is not None:
+            applied_at = driver.timestamp(now)
+            driver.executemany(
+                driver.insert_sql(_APPLIED, _APPLIED_COLUMNS),
+                [(*k, message_id, sha256, applied_at) for k, message_id, sha256 in keys],
+            )
+        elif keys:
             connection.execute(
                 _INSERT_APPLIED,
                 [
@@ -471,17 +504,17 @@ class Ingest:
         ]
 
     @staticmethod
-    def _applied_keys(
-        connection: Connection, entries: Sequence[_Entry]
-    ) -> dict[tuple[str, str], _Applied]:
-        """The stored exactly-once keys of these messages, in one query."""
+    def _send_applied_keys(
+        connection: Connection, driver: Driver | None, entries: Sequence[_Entry]
+    ) -> Callable[[], dict[tuple[str, str], _Applied]]:
+        """The stored exactly-once keys of these messages, in one query, sent now and read
+        when the returned function is called (see `Driver.send_query`)."""
         wanted = {_key(e.header) for e in entries if e.header is not None and e.error is None}
         if not wanted:
-            return {}
-        driver = Driver.of(connection)
-        rows: Iterable[Any]
+            return dict
+        rows: Callable[[], Iterable[Any]]
         if driver is not None:
-            rows = driver.rows_by_keys(
+            rows = driver.send_rows_by_keys(
                 "hl7_applied",
                 ("sender", "control_id"),
                 ("sender", "control_id", "message_id", "sha256"),
@@ -490,14 +523,19 @@ class Ingest:
         else:
             senders = sorted({k[0] for k in wanted})
             control_ids = sorted({k[1] for k in wanted})
-            rows = connection.execute(
+            result = connection.execute(
                 _APPLIED_KEYS, {"senders": senders, "control_ids": control_ids}
-            )
-        return {
-            (sender, control_id): _Applied(message_id, sha256)
-            for sender, control_id, message_id, sha256 in rows
-            if (sender, control_id) in wanted
-        }
+            ).all()
+            rows = lambda: result  # noqa: E731
+
+        def take() -> dict[tuple[str, str], _Applied]:
+            return {
+                (sender, control_id): _Applied(message_id, sha256)
+                for sender, control_id, message_id, sha256 in rows()
+                if (sender, control_id) in wanted
+            }
+
+        return take
 
     def _reply(self, pending: _Pending, outcomes: Sequence[MessageOutcome], now: datetime) -> Reply:
         acks: list[str] = []

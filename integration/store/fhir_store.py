@@ -64,12 +64,21 @@ class Driver:
     (then the Core statements are used).
     """
 
-    __slots__ = ("_error", "_returning_many", "connection", "dialect", "mark", "timestamp")
+    __slots__ = (
+        "_error",
+        "_pipelined",
+        "_returning_many",
+        "connection",
+        "dialect",
+        "mark",
+        "timestamp",
+    )
 
     def __init__(self, connection: Connection, form: _DriverForm) -> None:
         self.connection = connection
         self.dialect = connection.dialect
         self.mark, self.timestamp, self._error, self._returning_many = form
+        self._pipelined = False
 
     @classmethod
     def of(cls, connection: Connection) -> Driver | None:
@@ -139,10 +148,21 @@ class Driver:
         (0.76 ms against 0.09 ms at 1,900 rows of `hl7_applied`); planned on each run, the
         lateral form probes the primary key once the table has a few pages (in-process,
         groups of 1 on a new database: 5.2-6.4 ms a message before, 2.4-2.8 ms now)."""
+        return self.send_rows_by_keys(table, key, columns, keys)()
+
+    def send_rows_by_keys(
+        self,
+        table: str,
+        key: tuple[str, str],
+        columns: Sequence[str],
+        keys: Sequence[tuple[str, str]],
+    ) -> Callable[[], list[Any]]:
+        """`rows_by_keys`, sent now and read when the returned function is called (see
+        `send_query`)."""
         sql = self.by_keys_sql(table, key, columns)
         if self.dialect.name == "sqlite":
-            return self.query(sql, [json.dumps([list(k) for k in keys])])
-        return self.query(sql, [[k[0] for k in keys], [k[1] for k in keys]], prepare=False)
+            return self.send_query(sql, [json.dumps([list(k) for k in keys])])
+        return self.send_query(sql, [[k[0] for k in keys], [k[1] for k in keys]], prepare=False)
 
     def by_keys_sql(self, table: str, key: tuple[str, str], columns: Sequence[str]) -> str:
         """The statement `rows_by_keys` runs: on SQLite one parameter (a JSON array of key
@@ -169,17 +189,23 @@ class Driver:
 
     @contextlib.contextmanager
     def pipelined(self) -> Iterator[None]:
-        """On psycopg, the statements run inside are sent together (pipeline mode) and their
-        errors are raised on leaving, as `DBAPIError`; on SQLite (no round trips) as they are."""
+        """On psycopg, the statements run inside are sent together (pipeline mode): the
+        server is waited for only where rows are read (`send_query`) and on leaving, and
+        their errors are raised there, as `DBAPIError`. On SQLite (no round trips) they run
+        as they are."""
         if not self._returning_many:
             yield
             return
         psycopg_connection: Any = self.connection.connection.driver_connection
+        outer = self._pipelined
         try:
             with psycopg_connection.pipeline():
+                self._pipelined = True
                 yield
         except self._error as exc:
             raise self._wrap("(pipeline)", (), exc) from exc
+        finally:
+            self._pipelined = outer
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         cursor = self.connection.connection.cursor()
@@ -190,20 +216,70 @@ class Driver:
         finally:
             cursor.close()
 
-    def query(self, sql: str, params: Sequence[Any], prepare: bool | None = None) -> list[Any]:
-        """The rows of a SELECT; `prepare` (psycopg only): False never prepares it on the
-        server, None leaves it to psycopg (prepared from the 6th run)."""
+    def send_query(
+        self, sql: str, params: Sequence[Any], prepare: bool | None = None
+    ) -> Callable[[], list[Any]]:
+        """A SELECT sent now; its rows are read when the returned function is called.
+        `prepare` (psycopg only): False never prepares it on the server, None leaves it to
+        psycopg (prepared from the 6th run).
+
+        Inside `pipelined()` on psycopg the statement only goes into the connection's output,
+        so the SELECTs sent one after the other, and the BEGIN psycopg opens the transaction
+        with, make one round trip when the first one's rows are read. Elsewhere (SQLite, or
+        outside a pipeline) it runs at once. Call the function once."""
         cursor: Any = self.connection.connection.cursor()  # psycopg's or sqlite3's
         try:
             if prepare is None:
                 cursor.execute(sql, params)
             else:
                 cursor.execute(sql, params, prepare=prepare)
-            return list(cursor.fetchall())
+            if not self.in_pipeline:
+                found = list(cursor.fetchall())
+                cursor.close()
+                return lambda: found
         except self._error as exc:
-            raise self._wrap(sql, params, exc) from exc
-        finally:
             cursor.close()
+            raise self._wrap(sql, params, exc) from exc
+        except BaseException:
+            cursor.close()
+            raise
+
+        def rows() -> list[Any]:
+            try:
+                return list(cursor.fetchall())
+            except self._error as exc:
+                raise self._wrap(sql, params, exc) from exc
+            finally:
+                cursor.close()
+
+        return rows
+
+    @property
+    def in_pipeline(self) -> bool:
+        """Inside `pipelined()` on psycopg: statements are queued, not yet answered."""
+        return self._pipelined
+
+    def send_new_ids(self, table: Table, count: int) -> Callable[[], list[int]] | None:
+        """PostgreSQL: `count` new values of `table`'s `id` sequence, in ascending order, asked
+        for now and read when the returned function is called (see `send_query`), so that
+        the rows can be inserted with their ids in the same round trip as the rows that
+        refer to them, instead of an `INSERT ... RETURNING` waited for on its own. None on
+        SQLite (no round trips: `insert_returning_ids` is as cheap)."""
+        if not self._returning_many:
+            return None
+        # psycopg's placeholders; the table name is a parameter, not SQL
+        sql = "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)"
+        rows = self.send_query(sql, [table.name, count])
+        return lambda: sorted(int(row[0]) for row in rows())
+
+    def commit(self) -> None:
+        """psycopg inside `pipelined()`: queue the COMMIT, so it goes with the last writes and
+        the pipeline's end waits for both at once (SQLAlchemy's own commit afterwards finds
+        no transaction and sends nothing). Elsewhere nothing: the caller's transaction
+        commits as usual."""
+        if self._pipelined:
+            psycopg_connection: Any = self.connection.connection.driver_connection
+            psycopg_connection.commit()
 
     def insert_returning_ids(self, sql: str, rows: Sequence[Sequence[Any]]) -> list[int]:
         """Run an INSERT per row and return the new rows' ids, in the order of `rows`."""
@@ -338,25 +414,38 @@ class ResourceWriter:
         self._replaced: list[tuple[str, str]] = []  # stored rows to copy to the history first
 
     def load(self, keys: Iterable[tuple[str, str]]) -> None:
+        """Read the current rows of these resources (one SELECT)."""
+        self.request(keys)()
+
+    def request(self, keys: Iterable[tuple[str, str]]) -> Callable[[], None]:
+        """`load`, with the SELECT sent now and its rows taken in when the returned function
+        is called (with the driver inside `Driver.pipelined()`, it shares a round trip with
+        the statements sent before that call; see `Driver.send_query`). Call it before the
+        first `write`."""
         wanted = set(keys) - self._current.keys()
         if not wanted:
-            return
-        rows: Iterable[Any]
+            return _nothing
+        rows: Callable[[], Iterable[Any]]
         if self.driver is not None:
-            rows = self.driver.rows_by_keys(
+            rows = self.driver.send_rows_by_keys(
                 "fhir_resource", ("resource_type", "id"), _LOAD_COLUMNS, sorted(wanted)
             )
         else:
             types = sorted({resource_type for resource_type, _id in wanted})
             ids = sorted({resource_id for _type, resource_id in wanted})
-            rows = self.connection.execute(_LOAD, {"types": types, "ids": ids})
-        for resource_type, resource_id, version_id, content in rows:
-            key = (resource_type, resource_id)
-            if key in wanted:
-                self._current[key] = (version_id, _strip_meta(loads(content)))
-                self._stored.add(key)
-        for key in wanted - self._current.keys():
-            self._current[key] = None
+            result = self.connection.execute(_LOAD, {"types": types, "ids": ids}).all()
+            rows = lambda: result  # noqa: E731
+
+        def take() -> None:
+            for resource_type, resource_id, version_id, content in rows():
+                key = (resource_type, resource_id)
+                if key in wanted:
+                    self._current[key] = (version_id, _strip_meta(loads(content)))
+                    self._stored.add(key)
+            for key in wanted - self._current.keys():
+                self._current[key] = None
+
+        return take
 
     def write(
         self,
@@ -475,6 +564,10 @@ class ResourceWriter:
                 _INSERT_VERSION,
                 [dict(zip(_VERSION_COLUMNS, version, strict=True)) for version in self._versions],
             )
+
+
+def _nothing() -> None:
+    return None
 
 
 def dumps(content: dict[str, Any]) -> str:
