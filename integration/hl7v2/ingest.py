@@ -298,8 +298,11 @@ class Ingest:
             )
         entries: list[_Entry] = []
         encoding = DEFAULT_ENCODING
+        # each message of a batch, or of several sent back to back in one frame, is stored
+        # as its own text: a replay must find that message, not the payload's first one
+        whole = batch.header is None and len(batch.messages) == 1
         for part in batch.messages:
-            raw = part.encode(charset, errors="replace") if batch.header else item.payload
+            raw = item.payload if whole else part.encode(charset, errors="replace")
             try:
                 message = parse_message(part)
                 encoding = message.encoding

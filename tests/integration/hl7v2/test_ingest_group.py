@@ -138,3 +138,35 @@ def test_a_message_the_database_refuses_does_not_hold_back_its_group(
         ).all()
     assert attempts == [2, 2, 1]
     assert [tuple(h) for h in history] == [(1, stray["content"])]  # the replaced version
+
+
+def test_messages_sent_back_to_back_in_one_frame_are_stored_and_replayed_one_by_one(
+    ingest: Ingest, engine: Engine
+) -> None:
+    """Three messages in one frame with no batch header: each row keeps its own message, so
+    the one that failed is replayed as itself (not as the frame's first message)."""
+    good, bad, last = adt_a04(11), adt_a04(12), adt_a04(13)
+    bad = bad.replace("|19800102|", "|19801302|")  # PID-7: no 13th month
+    replies = ingest.handle([Inbound((good + bad + last).encode(), "127.0.0.1:9", NOW)])
+    outcomes = replies[0].outcomes
+    assert [(o.control_id, o.code.value) for o in outcomes] == [
+        ("TEST00000011", "AA"),
+        ("TEST00000012", "AE"),
+        ("TEST00000013", "AA"),
+    ]
+    with engine.connect() as connection:
+        raws = connection.execute(
+            select(Hl7Message.control_id, Hl7Message.raw).order_by(Hl7Message.id)
+        ).all()
+    assert [(cid, raw.decode()) for cid, raw in raws] == [
+        ("TEST00000011", good),
+        ("TEST00000012", bad),
+        ("TEST00000013", last),
+    ]
+    assert outcomes[1].message_id is not None
+    replayed = ingest.replay([outcomes[1].message_id])
+    assert [(o.control_id, o.code.value) for o in replayed] == [("TEST00000012", "AE")]
+    error = replayed[0].error
+    assert error is not None and error.code.value != "205"  # not taken for message 11
+    assert str(error.where).startswith("PID-7")
+    assert count(engine, Hl7Applied) == 2
