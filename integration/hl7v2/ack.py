@@ -76,7 +76,7 @@ def build_ack(
     header = request.header
     f = enc.field
     c = enc.component
-    version = header.version if header else "2.5.1"
+    version = header.version if header and header.version else "2.5.1"
     event = header.trigger_event if header else ""
     msh = [
         "MSH",

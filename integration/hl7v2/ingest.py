@@ -40,8 +40,8 @@ from integration.hl7v2.message import (
     Header,
     Message,
     Segment,
+    header_fields,
     parse_message,
-    read_header,
     split_batch,
 )
 from integration.mapping.hl7v2 import Hl7Maps, MappedResource, MappingOptions, map_message
@@ -752,13 +752,18 @@ def _internal(kind: str) -> Hl7Error:
 
 
 def _header_guess(text: str) -> Header | None:
-    """The header of a message whose body is broken, so its ACK can still name MSH-10."""
-    first = text.split("\r", 1)[0]
+    """The header of a message that can't be read, as far as its MSH goes, so that its AR
+    still names its MSH-10 in MSA-2 (how the sender matches it) and goes back to its sender:
+    None only when there is no MSH or no control id."""
+    first = text.lstrip().replace("\n", "\r").split("\r", 1)[0]
+    if not first.startswith("MSH"):
+        return None
     try:
         encoding = Encoding.from_header(first)
-        return read_header(Segment(first.split(encoding.field), encoding, 1))
     except Hl7Error:
         return None
+    header = header_fields(Segment(first.split(encoding.field), encoding, 1))
+    return header if header.control_id else None
 
 
 def stored_ids(session: Session, since: datetime, statuses: Sequence[str]) -> list[int]:

@@ -17,7 +17,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 
-from integration.hl7v2.errors import Hl7Error, Location
+from integration.hl7v2.errors import ErrorCode, Hl7Error, Location
 
 _SEGMENT_ID = re.compile(r"^[A-Z][A-Z0-9]{2}$")
 _LINE_ENDS = re.compile(r"\r\n|\n|\r")
@@ -293,37 +293,53 @@ class Message:
         return self._header
 
 
-def read_header(msh: Segment) -> Header:
-    """Header fields of an MSH segment, checking the ones every message must have."""
+_VERSION = re.compile(r"2\.[1-9](?:\.\d{1,2})?")
 
-    def where(field: int, component: int | None = None) -> Location:
-        return Location(segment_id="MSH", segment_index=msh.index, field=field, component=component)
 
-    code = msh.value(9, 1)
-    if not code:
-        raise Hl7Error(where(9, 1), "expected a message type such as ADT^A04", "")
-    control_id = msh.value(10)
-    if not control_id:
-        raise Hl7Error(where(10), "expected a message control id", "")
-    version = msh.value(12, 1)
-    if not version:
-        raise Hl7Error(where(12), "expected a version id such as 2.5.1", "")
+def header_fields(msh: Segment) -> Header:
+    """What an MSH segment says, as it is: no field is checked (see `read_header`)."""
     return Header(
         sending_application=msh.value(3, 1),
         sending_facility=msh.value(4, 1),
         receiving_application=msh.value(5, 1),
         receiving_facility=msh.value(6, 1),
         timestamp=msh.value(7, 1),
-        message_code=code,
+        message_code=msh.value(9, 1),
         trigger_event=msh.value(9, 2),
         structure=msh.value(9, 3),
-        control_id=control_id,
+        control_id=msh.value(10),
         processing_id=msh.value(11, 1),
-        version=version,
+        version=msh.value(12, 1),
         accept_ack_type=msh.value(15),
         application_ack_type=msh.value(16),
         charset=msh.value(18),
     )
+
+
+def read_header(msh: Segment) -> Header:
+    """Header fields of an MSH segment, checking the ones every message must have: MSH-9,
+    MSH-10 and MSH-12 present (HL7 error 101 if not), and MSH-12 an HL7 v2 version, 2.1 to
+    2.9.x (203 if not)."""
+
+    def where(field: int, component: int | None = None) -> Location:
+        return Location(segment_id="MSH", segment_index=msh.index, field=field, component=component)
+
+    header = header_fields(msh)
+    missing = ErrorCode.REQUIRED_FIELD_MISSING
+    if not header.message_code:
+        raise Hl7Error(where(9, 1), "expected a message type such as ADT^A04", "", missing)
+    if not header.control_id:
+        raise Hl7Error(where(10), "expected a message control id", "", missing)
+    if not header.version:
+        raise Hl7Error(where(12), "expected a version id such as 2.5.1", "", missing)
+    if not _VERSION.fullmatch(header.version.strip()):
+        raise Hl7Error(
+            where(12),
+            "an HL7 v2 version id (2.1 to 2.9.x, such as 2.5.1)",
+            header.version,
+            ErrorCode.UNSUPPORTED_VERSION,
+        )
+    return header
 
 
 def split_lines(text: str) -> list[str]:

@@ -200,10 +200,11 @@ class Hl7Maps:
     ids: Mapping[str, IdSpec]
     transforms: Mapping[str, Transform] = field(default_factory=dict)
 
-    def for_message(self, message_type: str, structure: str = "") -> MessageMap | None:
-        return self.by_type.get(message_type) or (
-            self.by_type.get(structure.replace("_", "^")) if structure else None
-        )
+    def for_message(self, message_type: str) -> MessageMap | None:
+        """The map of `ADT^A04` (MSH-9.1^MSH-9.2). Only the events a map lists: the structure
+        in MSH-9.3 is shared by events that mean other things (SIU^S16 discontinues what
+        SIU_S12 books, MDM^T10 replaces a document), so an event no map lists is refused."""
+        return self.by_type.get(message_type)
 
     @property
     def message_types(self) -> list[str]:
@@ -1755,7 +1756,7 @@ def map_message(
 ) -> list[MappedResource]:
     """Map one parsed message to FHIR resources (validated as R4B); Hl7Error when it can't be."""
     header = message.header
-    message_map = maps.for_message(header.message_type, header.structure)
+    message_map = maps.for_message(header.message_type)
     if message_map is None:
         supported = any(t.startswith(f"{header.message_code}^") for t in maps.by_type)
         raise Hl7Error(
