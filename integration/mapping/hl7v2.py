@@ -496,6 +496,9 @@ class _Scope:
             end = start
             while end < len(group) and group[end].fields[0] != seg_id:
                 end += 1
+            leading = _LEADING.get(seg_id)
+            if leading and end < len(group) and end > start and group[end - 1].fields[0] in leading:
+                end -= 1  # the next OBR's own ORC
             members = self._members = group[start:end]
         return members
 
@@ -520,18 +523,43 @@ class _Scope:
                 if segment.fields[0] == seg_id:
                     break
             else:
-                parent = self.parent
-                found = None
-                if parent is not None:
-                    found = (
-                        parent.found[seg_id] if seg_id in parent.found else parent.lookup(seg_id)
-                    )
+                found = self._outside(seg_id)
                 self.found[seg_id] = found
                 return found
+        return self._found(segment, seg_id)
+
+    def _found(self, segment: Segment, seg_id: str) -> _Found:
         found = self.ctx.segments.get(segment)
         if found is None:
             found = self.ctx.segments[segment] = (segment, {})
         self.found[seg_id] = found
+        return found
+
+    def _outside(self, seg_id: str) -> _Found | None:
+        """A `seg_id` segment outside this scope's group: the one that leads the group (the
+        ORC right before its OBR), else where the enclosing scope finds one, unless that one
+        is in or leads another group of this scope's kind (the IN2 of the second IN1 is not
+        the first IN1's; an OBR without a specimen has none, not the next OBR's SPM)."""
+        parent, group, head = self.parent, self._group, self.segment
+        is_group = head is not None and self.rep is None and bool(group)
+        if is_group and seg_id in _LEADING.get(head.fields[0], ()):  # type: ignore[union-attr]
+            before = group[self._pos - 1] if self._pos > 0 else None
+            if before is not None and before.fields[0] == seg_id:
+                return self._found(before, seg_id)
+        if parent is None:
+            return None
+        found = parent.found[seg_id] if seg_id in parent.found else parent.lookup(seg_id)
+        if found is None or not is_group:
+            return found
+        head_id, segment = head.fields[0], found[0]  # type: ignore[union-attr]
+        if seg_id in _LEADING.get(head_id, ()):
+            first = next(i for i, s in enumerate(group) if s.fields[0] == head_id)
+            if first > 0 and group[first - 1] is segment:
+                return None  # the first group's ORC
+        if seg_id in _GROUP_SEGMENTS.get(head_id, ()):
+            first = next(i for i, s in enumerate(group) if s.fields[0] == head_id)
+            if any(s is segment for s in group[first:]):
+                return None  # another group's own
         return found
 
     def children(self, seg_id: str) -> list[_Scope]:
@@ -587,6 +615,21 @@ class _Scope:
             repetition=self.rep_number,
         )
 
+
+# Segments that belong to the group a segment heads, in the message structures of HL7 v2.5.1
+# (chapters 3, 6, 7): a group of one kind never reads them from another group of its kind.
+# Others found outside the group are the enclosing group's (the PID of an IN1, the SPM that
+# follows an OBR's last OBX).
+_GROUP_SEGMENTS: dict[str, frozenset[str]] = {
+    "IN1": frozenset({"IN2", "IN3", "ROL"}),  # ADT_A01 INSURANCE
+    "OBR": frozenset({"ORC", "NTE", "TQ1", "TQ2", "CTD", "OBX", "FT1", "CTI", "SPM"}),  # ORU_R01
+    "OBX": frozenset({"NTE"}),  # ORU_R01 OBSERVATION, MDM_T02 OBXNTE
+    "SPM": frozenset({"OBX"}),  # ORU_R01 SPECIMEN
+    "FT1": frozenset({"PR1", "ROL", "ORC", "OBR", "NTE", "OBX"}),  # DFT_P03 FINANCIAL
+    "PID": frozenset({"PD1", "MRG", "PV1"}),  # ADT_A39 PATIENT (A40 merges)
+}
+# Segments that open a group just before its head: ORU_R01's ORDER_OBSERVATION is [ORC] OBR.
+_LEADING: dict[str, tuple[str, ...]] = {"OBR": ("ORC",)}
 
 # A segment and the values read from it so far (by `_Compiler.value_keys`): each value is
 # read once per message.
