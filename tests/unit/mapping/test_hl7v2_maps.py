@@ -541,13 +541,15 @@ def test_the_subscriber_is_the_patient_only_when_the_feed_says_self(
 
 @pytest.mark.parametrize(
     ("in1_17", "code"),
-    [("SPO^Spouse^HL70063", "SPO"), ("01", "SPO"), ("19", "CHD"), ("FTH^Father^HL70063", "FTH")],
+    [("SPO^Spouse^HL70063", "SPO"), ("01", "SPO"), ("19", "PAR"), ("FTH^Father^HL70063", "CHD")],
 )
 def test_the_named_insured_relationship_is_a_table_0063_code(
     in1_17: str, code: str, feed_maps: Hl7Maps
 ) -> None:
-    """RelatedPerson.relationship (system v2-0063): a 0063 code as sent, an X12 code as its 0063
-    equivalent (X12 01 is not a 0063 code)."""
+    """RelatedPerson.relationship (system v2-0063): what the insured is to the patient, the
+    inverse of IN1-17 as Coverage reads it (19: the patient is the child, so the insured is a
+    parent), an X12 code as a 0063 code (X12 01 is not a 0063 code). Every code:
+    test_hl7v2_adt_demographics.py."""
     text = edited("adt-a04-register-with-insurance", "|SPO^Spouse^HL70063|", f"|{in1_17}|")
     person = one(map_text(text, feed_maps), "RelatedPerson")
     assert person["relationship"] == [
