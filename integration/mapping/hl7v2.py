@@ -1712,18 +1712,20 @@ def _convert(value: str, type_: str, options: MappingOptions, where: Callable[[]
 
 def _datetime(
     value: str, type_: str, options: MappingOptions, where: Callable[[], Location]
-) -> str:
-    """An HL7 DTM/DT as a FHIR date/dateTime/instant. A message repeats its stamps (MSH-7,
-    OBR-7, every OBX-14 ...) and a feed its dates: results are kept, per value, type and
-    zone (up to `_DATETIMES_KEPT` of them); a value that doesn't fit raises every time."""
+) -> str | None:
+    """An HL7 DTM/DT as a FHIR date/dateTime/instant (None: an instant from a value with no
+    time to the minute). A message repeats its stamps (MSH-7, OBR-7, every OBX-14 ...) and a
+    feed its dates: results are kept, per value, type and zone (up to `_DATETIMES_KEPT` of
+    them); a value that doesn't fit raises every time."""
     key = (value, type_, options.timezone)
     found = _DATETIMES.get(key)
     if found is not None:
         return found
     out = _read_datetime(value, type_, options, where)
-    if len(_DATETIMES) >= _DATETIMES_KEPT:
-        _DATETIMES.clear()
-    _DATETIMES[key] = out
+    if out is not None:
+        if len(_DATETIMES) >= _DATETIMES_KEPT:
+            _DATETIMES.clear()
+        _DATETIMES[key] = out
     return out
 
 
@@ -1733,7 +1735,11 @@ _DATETIMES_KEPT = 4096
 
 def _read_datetime(
     value: str, type_: str, options: MappingOptions, where: Callable[[], Location]
-) -> str:
+) -> str | None:
+    """A DTM/DT may stop at any precision (HL7 v2.5.1 2A.3.22). A FHIR instant needs a time to
+    the second with a zone: a value to the minute gets :00 seconds and the feed's zone when it
+    sends none, but a date (or a date and hour) alone gives no instant (None: the element is
+    left out, the message is not refused) rather than an invented time."""
     text = value.strip()
     if len(text) == 8 and text.isascii() and text.isdigit():  # YYYYMMDD, the usual date
         try:
@@ -1741,7 +1747,7 @@ def _read_datetime(
         except ValueError:
             raise Hl7Error(where(), "expected a real calendar date and time", value) from None
         if type_ == "instant":
-            raise Hl7Error(where(), "expected a date with a time to the second", value)
+            return None
         return f"{text[:4]}-{text[4:6]}-{text[6:8]}"
     mo: str | None
     if len(text) in (4, 6, 10, 12, 14) and text.isascii() and text.isdigit():
@@ -1767,10 +1773,12 @@ def _read_datetime(
         raise Hl7Error(where(), "expected a real calendar date and time", value) from None
     if type_ == "date" or h is None:
         if type_ == "instant":
-            raise Hl7Error(where(), "expected a date with a time to the second", value)
+            return None
         return y if mo is None else f"{y}-{mo}" if d is None else f"{y}-{mo}-{d}"
     if mo is None or d is None:
         raise Hl7Error(where(), "expected a full date before the time", value)
+    if type_ == "instant" and mi is None:
+        return None
     offset = f"{tz[:3]}:{tz[3:]}" if tz else _offset(_zone(options.timezone).utcoffset(moment))
     return f"{y}-{mo}-{d}T{h}:{mi or '00'}:{s or '00'}{f'.{frac}' if frac else ''}{offset}"
 
