@@ -70,8 +70,11 @@ def build_ack(
     text: str = "",
     application: str = "DERM-RCM",
     facility: str = "",
+    occurrence: int | None = None,
 ) -> str:
-    """One ACK message (CR-terminated segments) in the sender's own delimiters and version."""
+    """One ACK message (CR-terminated segments) in the sender's own delimiters and version.
+    `occurrence`: which of its kind the error's segment is (ERR-2.2 / ELD-2 count a
+    segment's occurrences, not its place in the message); the place when not given."""
     enc = request.encoding
     header = request.header
     f = enc.field
@@ -111,14 +114,16 @@ def build_ack(
         ),
     ]
     if error is not None:
-        segments.append(_err(error, enc, version))
+        segments.append(_err(error, enc, version, occurrence))
     return "\r".join(segments) + "\r"
 
 
-def _err(error: Hl7Error, enc: Encoding, version: str) -> str:
+def _err(error: Hl7Error, enc: Encoding, version: str, occurrence: int | None) -> str:
     f, c, s = enc.field, enc.component, enc.subcomponent
     code = f"{error.code.value}{c}{enc.escape_text(error.code.text)}{c}HL70357"
     where = error.where
+    if occurrence is not None and where.segment_index is not None:
+        where = where.at(segment_index=occurrence)
     if _older_than_25(version):
         # v2.3 / 2.4: ERR-1 (ELD) segment ^ sequence ^ field ^ code & text & table
         eld = c.join(

@@ -548,9 +548,21 @@ class Ingest:
                 header, entry.message.encoding if entry.message else pending.encoding
             )
 
-            def ack(code: AckCode, error: Hl7Error | None, request: AckRequest = request) -> None:
+            def ack(
+                code: AckCode,
+                error: Hl7Error | None,
+                request: AckRequest = request,
+                message: Message | None = entry.message,
+            ) -> None:
                 acks.append(
-                    build_ack(request, code, control_id=self.control_ids(), now=now, error=error)
+                    build_ack(
+                        request,
+                        code,
+                        control_id=self.control_ids(),
+                        now=now,
+                        error=error,
+                        occurrence=_occurrence(message, error),
+                    )
                 )
 
             if header is None or not header.enhanced_mode:
@@ -740,6 +752,19 @@ def content_key(message: Message) -> str:
     lines = [message.encoding.field.join(fields)]
     lines += [message.encoding.field.join(s.fields) for s in message.segments[1:]]
     return hashlib.sha256("\r".join(lines).encode("utf-8")).hexdigest()
+
+
+def _occurrence(message: Message | None, error: Hl7Error | None) -> int | None:
+    """Which of its kind the segment an error is at is (the 2nd OBX: 2), for ERR-2."""
+    if message is None or error is None:
+        return None
+    seg_id, index = error.where.segment_id, error.where.segment_index
+    if not seg_id or index is None or not 0 < index <= len(message.segments):
+        return None
+    segments = message.segments[:index]
+    if segments[-1].fields[0] != seg_id:
+        return None
+    return sum(1 for segment in segments if segment.fields[0] == seg_id)
 
 
 def _internal(kind: str) -> Hl7Error:

@@ -1828,6 +1828,8 @@ def map_message(
                 if res.for_each
                 else parents
             )
+            if res.for_each:
+                _check_within(message, scopes, res.for_each, res.within)
         else:
             scopes = root.children(res.for_each) if res.for_each else (root,)
         for scope in scopes:
@@ -1841,6 +1843,21 @@ def map_message(
                 res.type, resource_id, res.mode, content, res.name
             )
     return list(out.values())
+
+
+def _check_within(message: Message, scopes: Sequence[_Scope], seg_id: str, within: str) -> None:
+    """Every `seg_id` segment of the message is in a `within` group (an OBX after its OBR):
+    one before the first such group, or in a message with none, would be silently left out,
+    so it is a segment sequence error (HL7 100) at that segment."""
+    placed = {id(scope.segment) for scope in scopes}
+    for segment in message.segments:
+        if segment.fields[0] == seg_id and id(segment) not in placed:
+            raise Hl7Error(
+                Location(segment_id=seg_id, segment_index=segment.index),
+                f"an {within} before this {seg_id} (each {seg_id} belongs to the {within} it follows)",
+                None,
+                ErrorCode.SEGMENT_SEQUENCE,
+            )
 
 
 def _validate(content: dict[str, Any], type_: str, message_map: MessageMap, name: str) -> None:

@@ -140,7 +140,7 @@ def test_bad_value_is_ae_with_the_field_located_and_nothing_half_written(running
         reply = client.send(bad.encode())[0].decode()
     parts = segments(reply)
     assert parts["MSA"][1] == "AE"
-    assert parts["ERR"][2] == "PID^3^7^1"
+    assert parts["ERR"][2] == "PID^1^7^1"  # ERL-2: the first PID, whatever its place
     assert "PID-7 (segment 3): expected a real calendar date" in parts["ERR"][8]
     assert running.count(Hl7Message, status="error") == 1
     assert running.count(FhirResource) == 0  # the savepoint took every resource back

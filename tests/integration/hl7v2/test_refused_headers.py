@@ -113,3 +113,26 @@ def test_a_message_missing_a_required_msh_field_still_gets_its_control_id_back(
     assert ack["version"] == version
     assert (ack["code"], ack["error"]) == ("AR", f"101 at {where}")
     assert nothing_applied(engine)
+
+
+def test_err_2_counts_the_segments_occurrence_not_its_place(ingest: Ingest, engine: Engine) -> None:
+    """ERL-2 is the occurrence of that segment in the message (HL7 v2.5.1 2.14.5): the second
+    OBX is OBX^2 though it is the sixth segment; the text keeps the place for a person."""
+    text = (
+        "\r".join(
+            [
+                msh("ORU^R01^ORU_R01", "OCC-1"),
+                PID,
+                "OBR|1||S25-50^LIS|DERMSEV^Severity^L|||20261201100000" + "|" * 18 + "F",
+                "OBX|1|NM|PASI^PASI score^L||14.2||||||F",
+                "NTE|1||measured at the visit",
+                "OBX|2|NM|DLQI^DLQI^L||abc||||||F",
+            ]
+        )
+        + "\r"
+    )
+    ack = ack_of(ingest, text)
+    assert (ack["code"], ack["control_id"]) == ("AE", "OCC-1")
+    assert ack["error"] == "102 at OBX^2^5^1"
+    reply = ingest.handle([Inbound(text.replace("OCC-1", "OCC-2").encode(), "p:1", NOW)])[0]
+    assert "OBX-5 (segment 6)" in reply.payloads[0].decode()

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
+from integration.hl7v2.errors import ErrorCode, Hl7Error
 from integration.hl7v2.message import parse_message
 from integration.mapping.hl7v2 import map_message
 from integration.mapping.hl7v2_transforms import load_feed_maps
@@ -104,3 +107,16 @@ def test_a_specimen_after_the_last_result_is_its_orders_for_every_result() -> No
         "C. LEFT CHEEK: basal cell carcinoma": "Left cheek",
         "Gross: 0.4 cm shave": "Left cheek",
     }
+
+
+def test_a_result_before_any_order_is_a_segment_sequence_error_not_left_out() -> None:
+    orphan = "OBX|1|NM|PASI^PASI score^L||14.2||||||F"
+    for segments in (
+        (MSH_ORU, PID, orphan, obr(1, "S25-40^LIS"), obx("D. BACK: psoriasis")),
+        (MSH_ORU, PID, orphan),  # no OBR at all
+    ):
+        with pytest.raises(Hl7Error) as raised:
+            mapped(*segments)
+        assert raised.value.code == ErrorCode.SEGMENT_SEQUENCE
+        assert str(raised.value.where) == "OBX (segment 3)"
+        assert "an OBR before this OBX" in raised.value.message
