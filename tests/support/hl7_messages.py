@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from integration.mapping.hl7v2 import MappedResource
+from integration.hl7v2.message import parse_message, split_batch
+from integration.mapping.hl7v2 import Hl7Maps, MappedResource, MappingOptions, map_message
+from integration.paths import fixtures_dir
 
 
 def segment(seg_id: str, fields: dict[int, str]) -> str:
@@ -78,3 +80,11 @@ def held_after(*batches: list[MappedResource]) -> dict[str, dict[str, Any]]:
             else:
                 held[r.reference] = r.body
     return held
+
+
+def fixture_messages(
+    name: str, maps: Hl7Maps, options: MappingOptions
+) -> list[list[MappedResource]]:
+    """Each message of fixtures/hl7/<name>.hl7 (one, or a batch), mapped."""
+    text = (fixtures_dir() / "hl7" / f"{name}.hl7").read_text(encoding="utf-8")
+    return [map_message(parse_message(m), maps, options) for m in split_batch(text).messages]

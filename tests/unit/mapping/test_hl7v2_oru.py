@@ -17,12 +17,12 @@ from integration.evidence.assemble import assemble_evidence
 from integration.evidence.chart import ChartData
 from integration.evidence.fhir_json import parse_resources
 from integration.hl7v2.errors import ErrorCode, Hl7Error
-from integration.hl7v2.message import parse_message, split_batch
+from integration.hl7v2.message import parse_message
 from integration.mapping.evidence_maps import EvidenceMaps
 from integration.mapping.hl7v2 import Hl7Maps, MappedResource, MappingOptions, map_message
 from integration.mapping.hl7v2_transforms import DERM_SEVERITY, load_feed_maps
 from integration.paths import fixtures_dir
-from tests.support.hl7_messages import held_after
+from tests.support.hl7_messages import fixture_messages, held_after
 
 OPTIONS = MappingOptions(timezone="America/New_York")
 AS_OF = date(2025, 3, 15)  # shortly after the last fixture (TB result 2025-03-06)
@@ -39,9 +39,7 @@ def feed_maps() -> Hl7Maps:
 
 
 def messages(name: str, feed_maps: Hl7Maps) -> list[list[MappedResource]]:
-    """Each message of fixtures/hl7/<name>.hl7, mapped."""
-    text = (fixtures_dir() / "hl7" / f"{name}.hl7").read_text(encoding="utf-8")
-    return [map_message(parse_message(m), feed_maps, OPTIONS) for m in split_batch(text).messages]
+    return fixture_messages(name, feed_maps, OPTIONS)
 
 
 def map_text(segments: list[str], feed_maps: Hl7Maps) -> list[MappedResource]:

@@ -17,7 +17,7 @@ from integration.hl7v2.message import parse_message, split_batch
 from integration.mapping.hl7v2 import Hl7Maps, MappedResource, MappingOptions, convert, map_message
 from integration.mapping.hl7v2_transforms import load_feed_maps
 from integration.paths import fixtures_dir
-from tests.support.hl7_messages import held_after
+from tests.support.hl7_messages import fixture_messages, held_after
 
 OPTIONS = MappingOptions(timezone="America/New_York")
 
@@ -28,8 +28,7 @@ def feed_maps() -> Hl7Maps:
 
 
 def messages(name: str, feed_maps: Hl7Maps) -> list[list[MappedResource]]:
-    text = (fixtures_dir() / "hl7" / f"{name}.hl7").read_text(encoding="utf-8")
-    return [map_message(parse_message(m), feed_maps, OPTIONS) for m in split_batch(text).messages]
+    return fixture_messages(name, feed_maps, OPTIONS)
 
 
 def of_type(resources: list[MappedResource] | dict[str, Any], type_: str) -> list[dict[str, Any]]:
