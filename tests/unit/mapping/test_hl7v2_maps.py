@@ -555,3 +555,15 @@ def test_the_named_insured_relationship_is_a_table_0063_code(
     assert person["relationship"] == [
         {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0063", "code": code}]}
     ]
+
+
+def test_a_dft_p11_posts_the_same_charges_as_a_p03(feed_maps: Hl7Maps) -> None:
+    """DFT^P11 (v2.5's post detail financial transactions - new) has the same PID, PV1 and
+    FT1: its charges come out as the P03's."""
+    p03 = mapped("dft-p03-biopsy-and-destruction", feed_maps)
+    p11 = map_text(
+        edited("dft-p03-biopsy-and-destruction", "|DFT^P03^DFT_P03|", "|DFT^P11^DFT_P11|"),
+        feed_maps,
+    )
+    assert of_type(p11, "ChargeItem") == of_type(p03, "ChargeItem")
+    assert len(of_type(p11, "ChargeItem")) == 4
