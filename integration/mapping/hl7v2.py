@@ -160,8 +160,11 @@ class Table:
 
 @dataclass(frozen=True, slots=True)
 class IdSpec:
+    """An id: a template, or a hash of values, each a template or the first non-empty of
+    several (`{first: [...]}`: the order number when there is one, else a date)."""
+
     type: str
-    hash: tuple[Template, ...] | None
+    hash: tuple[Template | tuple[Template, ...], ...] | None
     template: Template | None
     location: str
 
@@ -288,7 +291,17 @@ def _parse_when(node: Any, where: str, names: set[str], tables: Mapping[str, Tab
 def _id_spec(node: Any, type_: str, where: str) -> IdSpec:
     if isinstance(node, str):
         return IdSpec(type_, None, Template.parse(node), where)
-    return IdSpec(type_, tuple(Template.parse(t) for t in node["hash"]), None, where)
+    return IdSpec(
+        type_,
+        tuple(
+            Template.parse(t)
+            if isinstance(t, str)
+            else tuple(Template.parse(a) for a in t["first"])
+            for t in node["hash"]
+        ),
+        None,
+        where,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -959,7 +972,9 @@ class _Compiler:
         if id(spec) in seen:
             return None
         out: list[str] = []
-        for template in spec.hash or (spec.template,):
+        items = spec.hash or (spec.template,)
+        templates = [t for item in items for t in (item if isinstance(item, tuple) else (item,))]
+        for template in templates:
             assert template is not None
             for part in template.parts:
                 if isinstance(part, str):
@@ -992,8 +1007,17 @@ class _Compiler:
 
             return from_template
         assert spec.hash is not None
-        templates = [self.template(t) for t in spec.hash]
-        texts = [template.text for template in templates]
+        templates = [
+            self.template(t)
+            for item in spec.hash
+            for t in (item if isinstance(item, tuple) else (item,))
+        ]
+        texts = [
+            self._first_text([self.template(t) for t in item])
+            if isinstance(item, tuple)
+            else self.template(item).text
+            for item in spec.hash
+        ]
 
         def from_hash(scope: _Scope) -> str:
             values = []
@@ -1005,6 +1029,19 @@ class _Compiler:
             return _hash_id(type_, values)
 
         return from_hash
+
+    @staticmethod
+    def _first_text(alternatives: list[_Text]) -> _Read:
+        texts = [alternative.text for alternative in alternatives]
+
+        def first(scope: _Scope) -> str:
+            for text in texts:
+                value = text(scope)
+                if value:
+                    return value
+            return ""
+
+        return first
 
     # -- body
 

@@ -91,6 +91,26 @@ def test_order_numbers_sent_only_in_orc_keep_two_same_time_biopsies_apart(
     assert len(of_type(held, "Observation")) == 4
 
 
+def test_a_correction_that_moves_the_times_of_an_ordered_result_still_replaces_it(
+    feed_maps: Hl7Maps,
+) -> None:
+    """With an order number, the order is the id: a correction that also changes OBR-7 and
+    OBX-14 replaces the result it corrects (no retracted value left standing as final)."""
+    final = fixture_messages("oru-r01-pathology-bcc", feed_maps, OPTIONS)[0]
+    text = (fixtures_dir() / "hl7" / "oru-r01-pathology-bcc.hl7").read_text(encoding="utf-8")
+    obr = next(line for line in text.splitlines() if line.startswith("OBR|"))
+    fields = obr.split("|")
+    assert fields[3], "the fixture sends a filler order number"
+    fields[7] = "20250305120000"  # a new observation date/time
+    fields[25] = "C"
+    moved = text.replace(obr, "|".join(fields))
+    corrected = map_message(parse_message(moved), feed_maps, OPTIONS)
+    assert {r.reference for r in corrected} == {r.reference for r in final}
+    held = held_after(final, corrected)
+    (report,) = of_type(held, "DiagnosticReport")
+    assert report["status"] == "corrected"
+
+
 # ---------------------------------------------------------------- date-only instants
 
 
