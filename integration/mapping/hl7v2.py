@@ -168,6 +168,15 @@ class IdSpec:
     template: Template | None
     location: str
 
+    @property
+    def templates(self) -> tuple[Template, ...]:
+        """Every template of the id, alternatives included."""
+        if self.hash is None:
+            return () if self.template is None else (self.template,)
+        return tuple(
+            t for item in self.hash for t in (item if isinstance(item, tuple) else (item,))
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class ResourceMap:
@@ -195,6 +204,15 @@ Transform = Callable[[Any], Any]
 
 
 @dataclass(frozen=True, slots=True)
+class SegmentGroups:
+    """Which segments belong to the group a segment heads, and which open it just before its
+    head (mappings/hl7v2/segment-groups.yaml): a group never reads another group's."""
+
+    members: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    leading: Mapping[str, frozenset[str]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
 class Hl7Maps:
     """All maps, tables and shared ids, checked against each other at load."""
 
@@ -202,6 +220,7 @@ class Hl7Maps:
     tables: Mapping[str, Table]
     ids: Mapping[str, IdSpec]
     transforms: Mapping[str, Transform] = field(default_factory=dict)
+    groups: SegmentGroups = field(default_factory=SegmentGroups)
 
     def for_message(self, message_type: str) -> MessageMap | None:
         """The map of `ADT^A04` (MSH-9.1^MSH-9.2). Only the events a map lists: the structure
@@ -330,6 +349,8 @@ def load_hl7_maps(
     docs = list(iter_documents(root))
     tables: dict[str, Table] = {}
     ids: dict[str, IdSpec] = {}
+    groups = SegmentGroups()
+    groups_doc: MappingDocument | None = None
     message_docs: list[MappingDocument] = []
     for doc in docs:
         if doc.kind == "hl7v2-table":
@@ -348,6 +369,20 @@ def load_hl7_maps(
                 if name in ids:
                     raise MappingError(f"{doc.path}: ids/{name}: defined twice")
                 ids[name] = _id_spec(spec, spec["type"], f"{doc.path}: ids/{name}")
+        elif doc.kind == "hl7v2-groups":
+            if groups_doc is not None:
+                raise MappingError(
+                    f"{doc.path}: segment groups already come from {groups_doc.path}"
+                )
+            groups_doc = doc
+            groups = SegmentGroups(
+                {head: frozenset(g["members"]) for head, g in doc.data["groups"].items()},
+                {
+                    head: frozenset(g["leading"])
+                    for head, g in doc.data["groups"].items()
+                    if "leading" in g
+                },
+            )
         elif doc.kind == "hl7v2-message-map":
             message_docs.append(doc)
     registry = dict(transforms or {})
@@ -394,7 +429,7 @@ def load_hl7_maps(
                     f"{doc.path}: messages: {message_type} is already mapped by {by_type[message_type].path.name}"
                 )
             by_type[message_type] = message_map
-    return Hl7Maps(by_type, tables, ids, registry)
+    return Hl7Maps(by_type, tables, ids, registry, groups)
 
 
 def _check_transforms(node: Any, registry: Mapping[str, Transform], where: str) -> None:
@@ -435,16 +470,20 @@ class MappingOptions:
 
 
 _DEFAULT_OPTIONS = MappingOptions()
+_NO_GROUPS = SegmentGroups()
 
 
 class _Context:
     """One message being mapped: its delimiters, the options and the ids made so far."""
 
-    __slots__ = ("encoding", "ids", "options", "segments")
+    __slots__ = ("encoding", "groups", "ids", "options", "segments")
 
-    def __init__(self, encoding: Encoding, options: MappingOptions) -> None:
+    def __init__(
+        self, encoding: Encoding, options: MappingOptions, groups: SegmentGroups | None = None
+    ) -> None:
         self.encoding = encoding
         self.options = options
+        self.groups = groups or _NO_GROUPS
         self.ids: dict[tuple[Any, ...], str] = {}  # (id maker, the segments it reads) -> id
         self.segments: dict[Segment, _Found] = {}
 
@@ -509,7 +548,7 @@ class _Scope:
             end = start
             while end < len(group) and group[end].fields[0] != seg_id:
                 end += 1
-            leading = _LEADING.get(seg_id)
+            leading = self.ctx.groups.leading.get(seg_id)
             if leading and end < len(group) and end > start and group[end - 1].fields[0] in leading:
                 end -= 1  # the next OBR's own ORC
             members = self._members = group[start:end]
@@ -554,25 +593,26 @@ class _Scope:
         is in or leads another group of this scope's kind (the IN2 of the second IN1 is not
         the first IN1's; an OBR without a specimen has none, not the next OBR's SPM)."""
         parent, group, head = self.parent, self._group, self.segment
-        is_group = head is not None and self.rep is None and bool(group)
-        if is_group and seg_id in _LEADING.get(head.fields[0], ()):  # type: ignore[union-attr]
-            before = group[self._pos - 1] if self._pos > 0 else None
-            if before is not None and before.fields[0] == seg_id:
-                return self._found(before, seg_id)
+        if head is None or self.rep is not None or not group:  # not a group of its own
+            if parent is None:
+                return None
+            return parent.found[seg_id] if seg_id in parent.found else parent.lookup(seg_id)
+        head_id, groups = head.fields[0], self.ctx.groups
+        leads = seg_id in groups.leading.get(head_id, ())
+        if leads and self._pos > 0 and group[self._pos - 1].fields[0] == seg_id:
+            return self._found(group[self._pos - 1], seg_id)
         if parent is None:
             return None
         found = parent.found[seg_id] if seg_id in parent.found else parent.lookup(seg_id)
-        if found is None or not is_group:
+        if found is None or not (leads or seg_id in groups.members.get(head_id, ())):
             return found
-        head_id, segment = head.fields[0], found[0]  # type: ignore[union-attr]
-        if seg_id in _LEADING.get(head_id, ()):
-            first = next(i for i, s in enumerate(group) if s.fields[0] == head_id)
-            if first > 0 and group[first - 1] is segment:
-                return None  # the first group's ORC
-        if seg_id in _GROUP_SEGMENTS.get(head_id, ()):
-            first = next(i for i, s in enumerate(group) if s.fields[0] == head_id)
-            if any(s is segment for s in group[first:]):
-                return None  # another group's own
+        # one of this kind's own segments: not if another group of this kind holds it (it
+        # lies after the first head) or leads the first one
+        first = next(i for i, s in enumerate(group) if s.fields[0] == head_id)
+        if leads and first > 0 and group[first - 1] is found[0]:
+            return None
+        if any(s is found[0] for s in group[first:]):
+            return None
         return found
 
     def children(self, seg_id: str) -> list[_Scope]:
@@ -628,21 +668,6 @@ class _Scope:
             repetition=self.rep_number,
         )
 
-
-# Segments that belong to the group a segment heads, in the message structures of HL7 v2.5.1
-# (chapters 3, 6, 7): a group of one kind never reads them from another group of its kind.
-# Others found outside the group are the enclosing group's (the PID of an IN1, the SPM that
-# follows an OBR's last OBX).
-_GROUP_SEGMENTS: dict[str, frozenset[str]] = {
-    "IN1": frozenset({"IN2", "IN3", "ROL"}),  # ADT_A01 INSURANCE
-    "OBR": frozenset({"ORC", "NTE", "TQ1", "TQ2", "CTD", "OBX", "FT1", "CTI", "SPM"}),  # ORU_R01
-    "OBX": frozenset({"NTE"}),  # ORU_R01 OBSERVATION, MDM_T02 OBXNTE
-    "SPM": frozenset({"OBX"}),  # ORU_R01 SPECIMEN
-    "FT1": frozenset({"PR1", "ROL", "ORC", "OBR", "NTE", "OBX"}),  # DFT_P03 FINANCIAL
-    "PID": frozenset({"PD1", "MRG", "PV1"}),  # ADT_A39 PATIENT (A40 merges)
-}
-# Segments that open a group just before its head: ORU_R01's ORDER_OBSERVATION is [ORC] OBR.
-_LEADING: dict[str, tuple[str, ...]] = {"OBR": ("ORC",)}
 
 # A segment and the values read from it so far (by `_Compiler.value_keys`): each value is
 # read once per message.
@@ -972,10 +997,7 @@ class _Compiler:
         if id(spec) in seen:
             return None
         out: list[str] = []
-        items = spec.hash or (spec.template,)
-        templates = [t for item in items for t in (item if isinstance(item, tuple) else (item,))]
-        for template in templates:
-            assert template is not None
+        for template in spec.templates:
             for part in template.parts:
                 if isinstance(part, str):
                     continue
@@ -1007,15 +1029,12 @@ class _Compiler:
 
             return from_template
         assert spec.hash is not None
-        templates = [
-            self.template(t)
-            for item in spec.hash
-            for t in (item if isinstance(item, tuple) else (item,))
-        ]
+        compiled = {id(t): self.template(t) for t in spec.templates}
+        templates = list(compiled.values())
         texts = [
-            self._first_text([self.template(t) for t in item])
+            self._first_text([compiled[id(t)] for t in item])
             if isinstance(item, tuple)
-            else self.template(item).text
+            else compiled[id(item)].text
             for item in spec.hash
         ]
 
@@ -1853,7 +1872,7 @@ def map_message(
             header.message_type,
             ErrorCode.UNSUPPORTED_EVENT if supported else ErrorCode.UNSUPPORTED_MESSAGE_TYPE,
         )
-    ctx = _Context(message.encoding, options or _DEFAULT_OPTIONS)
+    ctx = _Context(message.encoding, options or _DEFAULT_OPTIONS, maps.groups)
     root = _Scope(ctx, None, None, message.segments, (), 0, None, 0, 0, None)
     out: dict[tuple[str, str], MappedResource] = {}
     for res in message_map.resources:
