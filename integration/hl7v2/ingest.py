@@ -43,6 +43,7 @@ from integration.hl7v2.message import (
     header_fields,
     parse_message,
     split_batch,
+    split_lines,
 )
 from integration.mapping.hl7v2 import Hl7Maps, MappedResource, MappingOptions, map_message
 from integration.store.fhir_store import Driver, ResourceWriter
@@ -780,7 +781,8 @@ def _header_guess(text: str) -> Header | None:
     """The header of a message that can't be read, as far as its MSH goes, so that its AR
     still names its MSH-10 in MSA-2 (how the sender matches it) and goes back to its sender:
     None only when there is no MSH or no control id."""
-    first = text.lstrip().replace("\n", "\r").split("\r", 1)[0]
+    lines = split_lines(text.lstrip())
+    first = lines[0] if lines else ""
     if not first.startswith("MSH"):
         return None
     try:
