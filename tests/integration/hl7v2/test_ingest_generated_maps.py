@@ -14,7 +14,7 @@ from integration.mapping.evidence_maps import load_evidence_maps
 from integration.mapping.hl7v2 import Hl7Maps, load_hl7_maps
 from integration.mapping.hl7v2_transforms import hl7_transforms
 from tests.integration.hl7v2 import test_ingest_driver as driver_test
-from tests.unit.mapping.test_hl7v2_generated import _messages, _mutated
+from tests.support.hl7_mutations import messages, mutated
 
 
 def _own_control_id(text: str, n: int) -> str:
@@ -28,8 +28,8 @@ def _own_control_id(text: str, n: int) -> str:
 def _groups() -> list[list[str]]:
     rng = random.Random(6)
     texts: list[str] = []
-    for text in _messages():
-        texts += [text, *(_own_control_id(_mutated(text, rng), len(texts) + k) for k in (0, 1))]
+    for text in messages():
+        texts += [text, *(_own_control_id(mutated(text, rng), len(texts) + k) for k in (0, 1))]
     return [texts[i : i + 8] for i in range(0, len(texts), 8)]
 
 
