@@ -45,6 +45,10 @@ def patient_of(content: dict[str, Any]) -> str | None:
 
 
 def _strip_meta(content: dict[str, Any]) -> dict[str, Any]:
+    """`content` without its meta (the store writes its own); itself when it has none (no
+    caller changes a body it passes in or gets back)."""
+    if "meta" not in content:
+        return content
     return {k: v for k, v in content.items() if k != "meta"}
 
 
@@ -412,6 +416,8 @@ class ResourceWriter:
         # id, version_id, last_updated, content, message_id
         self._versions: list[tuple[str, str, int, datetime, str, int | None]] = []
         self._replaced: list[tuple[str, str]] = []  # stored rows to copy to the history first
+        self._now: datetime | None = None
+        self._now_text = ""
 
     def load(self, keys: Iterable[tuple[str, str]]) -> None:
         """Read the current rows of these resources (one SELECT)."""
@@ -481,13 +487,11 @@ class ResourceWriter:
             new = _strip_meta(body)
             version = 1
         self._current[key] = (version, new)
+        if now is not self._now:  # one `now` per group: formatted once
+            self._now, self._now_text = now, now.isoformat(timespec="milliseconds")
         content = {
             **new,
-            "meta": {
-                "versionId": str(version),
-                "lastUpdated": now.isoformat(timespec="milliseconds"),
-                "source": source,
-            },
+            "meta": {"versionId": str(version), "lastUpdated": self._now_text, "source": source},
         }
         text = dumps(content)
         self._rows[key] = (version, now, patient_of(content), text, message_id)
