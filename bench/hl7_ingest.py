@@ -16,6 +16,11 @@ committed, so "ACKed" means "durably stored". After each database's run the list
 and the store is checked: rows in hl7_message with status processed == messages sent == AA
 ACKs received. Target (issue): >= 1,000 msg/s with p99 ACK latency < 50 ms.
 
+The listener runs the hot path compiled with mypyc when `make native` has built it (`make bench`
+does), else as Python; its start-up line, printed with the durability check, says which.
+DERMRCM_NATIVE=0 runs it as Python even where it is built, for an A/B measurement
+(integration/native.py).
+
 Usage: python bench/hl7_ingest.py [--db sqlite|postgresql|both] [--seconds 8 | --messages N]
        [--connections 8] [--json]
 """
@@ -486,13 +491,21 @@ def run_db(
     finally:
         listener.stop()
     stored = verify(url)
-    check = {"sent": sent, "acked_AA": aa, **stored}
+    check = {"sent": sent, "acked_AA": aa, "runs": started_as(tmp / f"listener-{db}.log"), **stored}
     ok = stored["processed"] == sent == aa == stored["applied"] and stored["rows"] == sent
     check["ok"] = ok
     if not ok:
         log = (tmp / f"listener-{db}.log").read_text(errors="replace")[-3000:]
         raise AssertionError(f"{db}: durability check failed: {check}\nlistener log tail:\n{log}")
     return results, check
+
+
+def started_as(log: Path) -> str:
+    """What the listener said it runs on (event loop; hot path compiled or Python)."""
+    for line in log.read_text(errors="replace").splitlines():
+        if line.startswith("hl7 listener on ") and "(" in line:
+            return line.split("(", 1)[1].rstrip(")")
+    return "unknown (no start-up line in the listener's log)"
 
 
 def analyze(url: str) -> None:
@@ -695,7 +708,7 @@ def main() -> None:
             f"durability {db}: sent {check['sent']} (incl. {WARMUP} warm-up), AA ACKs {check['acked_AA']}, "
             f"hl7_message processed {check['processed']} of {check['rows']} rows, hl7_applied {check['applied']}, "
             f"fhir_resource {check['fhir_resources']}, replaced versions {check['fhir_replaced_versions']}: "
-            f"{'OK' if check['ok'] else 'FAILED'}  {settings}"
+            f"{'OK' if check['ok'] else 'FAILED'}  {settings}; listener ran: {check['runs']}"
         )
     print()
     for db, check in checks.items():

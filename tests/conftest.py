@@ -20,6 +20,19 @@ PG_ADMIN_URL = os.environ.get("DERMRCM_TEST_PG", "postgresql://postgres@127.0.0.
 CHROMIUM = "/usr/bin/chromium"
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Refuse to test an extension built from an older source (integration/native.py): the
+    tests would run the old code. `make test` rebuilds it first."""
+    from integration import native
+
+    old = native.stale()
+    if old:
+        raise pytest.UsageError(
+            f"compiled modules older than their source: {', '.join(old)}; run `make native` "
+            "(or `.venv/bin/python -m integration.native clean` to test them as Python)"
+        )
+
+
 def _pg_reachable() -> str | None:
     """None if PostgreSQL answers, else the reason."""
     import psycopg

@@ -121,7 +121,7 @@ _DEFAULT_ID_PATTERN: Final = r"^[A-Za-z0-9\-.]+$"
 _ID: Final = re.compile(r"[A-Za-z0-9\-.]+")
 _OID: Final = re.compile(r"urn:oid:[0-2](?:\.(?:0|[1-9][0-9]*))+")
 # Strings pydantic-core cannot hand to its regex engine (lone surrogates) fail any pattern.
-_SURROGATE: Final = re.compile("[\ud800-\udfff]")
+_SURROGATE: Final = re.compile(f"[{chr(0xD800)}-{chr(0xDFFF)}]")  # mypyc: no surrogate literals
 # fhir_core's own patterns, used with `fullmatch` there too.
 _DATE: Final = fhir_core_types.Date.pattern
 _DATETIME: Final = fhir_core_types.DateTime.pattern

@@ -55,6 +55,7 @@ def listen(
     event_loop: str,
 ) -> None:
     """Accept MLLP connections; store each message, process it once, then ACK."""
+    from integration import native
     from integration.hl7v2.listener import Listener, event_loop_factory
     from integration.hl7v2.server import ServerOptions
 
@@ -83,7 +84,9 @@ def listen(
         await listener.start(host or settings.hl7_host, settings.hl7_port if port is None else port)
         loop_name = "uvloop" if loop_factory is not None else "asyncio"
         click.echo(
-            f"hl7 listener on {host or settings.hl7_host}:{listener.port} ({loop_name})", err=True
+            f"hl7 listener on {host or settings.hl7_host}:{listener.port} ({loop_name}, "
+            f"{native.describe()})",
+            err=True,
         )
         loop = asyncio.get_running_loop()
         stop = asyncio.Event()
