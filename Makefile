@@ -51,5 +51,5 @@ bench: $(TEST_STAMP) native
 	$(PY) bench/appeal_draft.py
 
 clean:
-	rm -f dermrcm_native__mypyc.*.so integration/*/*.cpython-*.so
+	rm -f integration/_native__mypyc.*.so integration/*/*.cpython-*.so
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

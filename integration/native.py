@@ -40,8 +40,10 @@ MODULES: tuple[str, ...] = (
     "integration/mapping/hl7v2.py",
     "integration/fhir/resource_check.py",
 )
-# The runtime support mypyc emits for the group, importable as a top-level module.
-GROUP = "dermrcm_native"
+# The group's shared library (the compiled code and mypyc's runtime), which each module's
+# extension imports: inside the package, so that it is found wherever `integration` is (the
+# `dermrcm` script has only the package on its path, not the checkout).
+GROUP = "integration._native"
 
 
 def module_names() -> list[str]:
@@ -109,11 +111,8 @@ def extensions(source: Path) -> list[Path]:
 
 
 def built() -> list[Path]:
-    return [ext for module in MODULES for ext in extensions(ROOT / module)] + [
-        ROOT / f"{GROUP}__mypyc{suffix}"
-        for suffix in _suffixes()
-        if (ROOT / f"{GROUP}__mypyc{suffix}").exists()
-    ]
+    shared = ROOT / (GROUP.replace(".", "/") + "__mypyc.py")
+    return [ext for module in MODULES for ext in extensions(ROOT / module)] + extensions(shared)
 
 
 def stale() -> list[str]:

@@ -44,6 +44,24 @@ def test_ci_runs_the_compiled_modules() -> None:
     assert native.stale() == []
 
 
+def test_the_installed_command_loads_them_from_outside_the_checkout(tmp_path: Path) -> None:
+    """As `dermrcm hl7 listen` does: the package's path only, not the checkout's (each
+    extension imports the group's shared library, which must be inside the package)."""
+    if os.environ.get("DERMRCM_NATIVE") == "0" or (not native.built() and not IN_CI):
+        pytest.skip("not compiled here (make native); CI requires it")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    code = (
+        "import sys, integration.native as n, integration.mapping.hl7v2, "
+        "integration.fhir.resource_check; print(n.compiled()); "
+        f"assert {str(ROOT)!r} not in sys.path"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == str(native.module_names())
+
+
 def test_compiled_modules_map_every_message_as_python_does() -> None:
     if native.compiled() != native.module_names():
         pytest.skip("not compiled here: nothing to compare (make native)")
