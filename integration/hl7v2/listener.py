@@ -26,6 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from integration import native
 from integration.hl7v2.ingest import Inbound, Ingest, Reply
 from integration.hl7v2.metrics import Metrics
 from integration.hl7v2.server import MllpServer, ServerOptions
@@ -91,7 +92,7 @@ class Listener:
         self._queue = asyncio.Queue()
         self._writer = asyncio.create_task(self._write_loop(), name="hl7-writer")
         await self._server.start(host, port)
-        log.info("hl7 listener on %s:%d", host, self.port)
+        log.info("hl7 listener on %s:%d (%s)", host, self.port, native.describe())
 
     async def serve_forever(self) -> None:
         await self._server.serve_forever()
