@@ -3,7 +3,7 @@
 The modules below are plain, mypy-strict Python; mypyc compiles each to an extension module
 that sits beside its source (`message.cpython-311-x86_64-linux-gnu.so` next to `message.py`)
 and is imported in its place. Same source, same behaviour (mypyc also enforces the type hints
-at run time): 28% fewer instructions per message in-process, 10-25% less listener CPU per
+at run time): 28% fewer instructions per message in-process, 12-21% less listener CPU per
 message in the benchmark (docs/benchmarks.md, "Ninth pass"). Nothing depends on it being
 there: without the extensions the same modules run as Python.
 
