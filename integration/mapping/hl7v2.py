@@ -57,7 +57,18 @@ _DTM = re.compile(
 _DECIMAL = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
 _FHIR_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
 DIRECTIVES = frozenset(
-    {"$value", "$type", "$table", "$each", "$join", "$when", "$first", "$required", "$transform"}
+    {
+        "$value",
+        "$type",
+        "$table",
+        "$each",
+        "$join",
+        "$blank_when",
+        "$when",
+        "$first",
+        "$required",
+        "$transform",
+    }
 )
 TYPES = frozenset(
     {
@@ -267,7 +278,7 @@ def _parse_body(node: Any, where: str, names: set[str], tables: Mapping[str, Tab
                         f"{sub}: expected a segment id (OBX) or field path (PID-3), got {value!r}"
                     )
                 out[key] = value if _SEGMENT_ID.match(value) else FieldPath.parse(value)
-            elif key == "$when":
+            elif key in ("$when", "$blank_when"):
                 out[key] = _parse_when(value, sub, names, tables)
             else:
                 out[key] = _parse_body(value, sub, names, tables)
@@ -1254,9 +1265,12 @@ class _Compiler:
                 raise MappingError(f"$each: {text}: expected a segment id or field path")
 
             return _Code(relative)
-        inner = self.node({k: v for k, v in node.items() if k not in ("$each", "$when", "$join")})
+        inner = self.node(
+            {k: v for k, v in node.items() if k not in ("$each", "$when", "$join", "$blank_when")}
+        )
         run = inner.run
         join = node.get("$join")
+        blank = self.cond(node["$blank_when"]) if "$blank_when" in node else None
 
         if isinstance(each, str):
             args: tuple[Any, ...] = (each,)
@@ -1273,7 +1287,11 @@ class _Compiler:
                 value = run(child)
                 if value or value not in _EMPTY:
                     items.append(value)
+                elif blank is not None and items and blank(child):
+                    items.append("")  # a blank line inside the text, kept ($blank_when)
             if join is not None:
+                while items and items[-1] == "":
+                    items.pop()  # and none after it
                 return join.join(str(i) for i in items) or None
             return items or None
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from integration.hl7v2.errors import ErrorCode, Hl7Error, Location
-from integration.hl7v2.message import parse_message, split_batch
+from integration.hl7v2.message import parse_message
 from integration.mapping.hl7v2 import Hl7Maps, MappedResource, MappingOptions, convert, map_message
 from integration.mapping.hl7v2_transforms import load_feed_maps
 from integration.paths import fixtures_dir
@@ -174,28 +174,3 @@ def test_a_document_number_without_its_number_is_refused(feed_maps: Hl7Maps) -> 
         map_message(parse_message(text), feed_maps, OPTIONS)
     assert raised.value.code == ErrorCode.REQUIRED_FIELD_MISSING
     assert (raised.value.where.segment_id, raised.value.where.field) == ("TXA", 12)
-
-
-# ---------------------------------------------------------------- not yet: blank report lines
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="$join drops empty items (integration/mapping/hl7v2.py _Compiler._each): keeping a "
-    "blank TX line as a paragraph break needs an interpreter change outside the ORU/MDM maps",
-)
-def test_a_blank_text_line_between_paragraphs_stays_a_paragraph_break(
-    feed_maps: Hl7Maps,
-) -> None:
-    text = (fixtures_dir() / "hl7" / "oru-r01-pathology-orders-in-orc.hl7").read_text("utf-8")
-    first = split_batch(text).messages[0]
-    line = "||||||F||||||||||||"
-    first = first.replace(
-        "OBX|2|TX|22637-3^Pathology report final diagnosis Narrative^LN||",
-        f"OBX|2|TX|22637-3^Pathology report final diagnosis Narrative^LN||{line}\r"
-        "OBX|3|TX|22637-3^Pathology report final diagnosis Narrative^LN||",
-    )
-    [report] = of_type(map_message(parse_message(first), feed_maps, OPTIONS), "DiagnosticReport")
-    assert report["conclusion"] == (
-        "Skin, right forearm, shave biopsy:\n\n- Actinic keratosis, hypertrophic type."
-    )
