@@ -349,9 +349,38 @@ def test_status_from_the_filler_status_else_the_event(
     assert one(map_text(text, feed_maps), "Appointment")["status"] == status
 
 
-def test_start_and_end_are_written_only_as_a_pair(feed_maps: Hl7Maps) -> None:
+def test_a_start_and_a_duration_without_an_end_keep_the_appointment_time(
+    feed_maps: Hl7Maps,
+) -> None:
+    """SCH-11.5 is optional: the end is the start plus SCH-9 minutes, in the start's offset."""
     text = edited("siu-s12-new-appointment", "^20250320140000^20250320143000|", "^20250320140000|")
     appointment = one(map_text(text, feed_maps), "Appointment")
+    assert (appointment["start"], appointment["end"], appointment["minutesDuration"]) == (
+        "2025-03-20T14:00:00-04:00",
+        "2025-03-20T14:30:00-04:00",
+        30,
+    )
+
+
+def test_the_service_start_and_its_duration_when_sch_11_is_not_sent(feed_maps: Hl7Maps) -> None:
+    """v2.6+ feeds leave SCH-11 empty; AIS-4 with AIS-7 (minutes) then gives the time."""
+    text = edited("siu-s12-new-appointment", "|^^^20250320140000^20250320143000|", "||")
+    text = text.replace("|30|min^minutes^UCUM|", "|||", 1)  # SCH-9/10: no duration either
+    appointment = one(map_text(text, feed_maps), "Appointment")
+    assert (appointment["start"], appointment["end"], appointment["minutesDuration"]) == (
+        "2025-03-20T14:00:00-04:00",
+        "2025-03-20T14:30:00-04:00",
+        30,
+    )
+
+
+def test_a_lone_start_without_a_duration_is_left_out_not_guessed(feed_maps: Hl7Maps) -> None:
+    text = edited("siu-s12-new-appointment", "^20250320140000^20250320143000|", "^20250320140000|")
+    text = text.replace("|30|min^minutes^UCUM|", "|||", 1).replace(
+        "|||30|min^minutes^UCUM", "|||||", 1
+    )
+    appointment = one(map_text(text, feed_maps), "Appointment")
+    assert "minutesDuration" not in appointment
     assert "start" not in appointment
     assert "end" not in appointment
 
