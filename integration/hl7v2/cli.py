@@ -157,7 +157,14 @@ def parse(file: Path) -> None:
                     "control_id": header.control_id,
                     "version": header.version,
                     "segments": [s.id for s in message.segments],
-                    "resources": [{"mode": r.mode, "resource": r.body} for r in resources],
+                    "resources": [
+                        {
+                            "mode": r.mode,
+                            **({"keep": list(r.keep)} if r.keep else {}),
+                            "resource": r.body,
+                        }
+                        for r in resources
+                    ],
                 }
             )
         except Hl7Error as exc:

@@ -473,7 +473,9 @@ class Ingest:
         for entry, header, resources in to_apply:
             source = f"urn:derm-rcm:hl7v2:message:{entry.message_id}"
             for resource in resources:
-                writer.write(resource.body, resource.mode, now, entry.message_id, source)
+                writer.write(
+                    resource.body, resource.mode, now, entry.message_id, source, resource.keep
+                )
             keys.append((_key(header), entry.message_id, entry.content_key))
         writer.flush()
         if keys and driver is not None:

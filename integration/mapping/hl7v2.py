@@ -20,6 +20,7 @@ the location is worked out when there is an error, not for every value read.
 from __future__ import annotations
 
 import base64
+import copy
 import hashlib
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -200,6 +201,7 @@ class ResourceMap:
     mode: str
     body: _Run
     make_id: _Read  # `id` compiled, memoised per message
+    keep: tuple[tuple[str, Any], ...] = ()  # (element, value when nothing is stored)
 
 
 @dataclass(frozen=True, slots=True)
@@ -344,6 +346,7 @@ class _ParsedResource:
     id: IdSpec
     mode: str
     body: Any
+    keep: tuple[tuple[str, Any], ...] = ()
 
 
 def load_hl7_maps(
@@ -404,11 +407,16 @@ def load_hl7_maps(
         for i, res in enumerate(doc.data["resources"]):
             where = f"{doc.path}: resources[{i}] ({res['name']})"
             try:
-                get_fhir_model_class(res["type"])
+                model = get_fhir_model_class(res["type"])
             except KeyError:
                 raise MappingError(
                     f"{where}/type: expected a FHIR R4B resource type, got {res['type']!r}"
                 ) from None
+            for element in res.get("keep") or {}:
+                if element not in model.model_fields or element in ("id", "resourceType"):
+                    raise MappingError(
+                        f"{where}/keep: expected an element of {res['type']}, got {element!r}"
+                    )
             body = _parse_body(res["body"], f"{where}/body", names, tables)
             _check_transforms(body, registry, f"{where}/body")
             parsed.append(
@@ -425,6 +433,7 @@ def load_hl7_maps(
                     else _id_spec(res["id"], res["type"], f"{where}/id"),
                     mode=res.get("mode", "replace"),
                     body=body,
+                    keep=tuple((res.get("keep") or {}).items()),
                 )
             )
         message_map = MessageMap(
@@ -467,6 +476,9 @@ class MappedResource:
     mode: str  # replace | merge | create
     body: dict[str, Any]
     map_name: str
+    # Elements the message did not give: the store keeps their stored values, and the body
+    # holds the map's `keep` value for a resource not stored yet (see `map_message`).
+    keep: tuple[str, ...] = ()
 
     @property
     def reference(self) -> str:
@@ -1467,6 +1479,7 @@ def _compile(
             mode=r.mode,
             body=compiler.node(r.body).run,
             make_id=compiler.id_maker(r.id),
+            keep=r.keep,
         )
         for r in parsed
     )
@@ -1912,9 +1925,15 @@ def map_message(
             resource_id = res.make_id(scope)
             body = res.body(scope) or {}
             content = {"resourceType": res.type, "id": resource_id, **body}
+            kept: tuple[str, ...] = ()
+            if res.keep:
+                kept = tuple(name for name, _ in res.keep if name not in content)
+                for name, value in res.keep:
+                    if name in kept:
+                        content[name] = copy.deepcopy(value)
             _validate(content, res.type, message_map, res.name)
             out[(res.type, resource_id)] = MappedResource(
-                res.type, resource_id, res.mode, content, res.name
+                res.type, resource_id, res.mode, content, res.name, kept
             )
     return list(out.values())
 

@@ -460,8 +460,11 @@ class ResourceWriter:
         now: datetime,
         message_id: int | None,
         source: str,
+        keep: tuple[str, ...] = (),
     ) -> Written:
-        """One resource. mode: replace | merge (overlay top-level elements) | create."""
+        """One resource. mode: replace | merge (overlay top-level elements) | create. `keep`:
+        top-level elements the message did not give, which keep their stored values (the
+        body's are for a resource not stored yet)."""
         resource_type, resource_id = str(body["resourceType"]), str(body["id"])
         key = (resource_type, resource_id)
         if key not in self._current:
@@ -472,6 +475,8 @@ class ResourceWriter:
             if mode == "create":
                 return Written(resource_type, resource_id, version, False)
             new = {**old, **_strip_meta(body)} if mode == "merge" else _strip_meta(body)
+            if keep:
+                new = {**new, **{name: old[name] for name in keep if name in old}}
             if new == old:
                 return Written(resource_type, resource_id, version, False)
             pending = self._rows.get(key)

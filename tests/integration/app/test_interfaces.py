@@ -167,7 +167,7 @@ def test_counts_and_rows(inbox: Flask, app_server: AppServer) -> None:
 def test_rejected_message_shows_its_located_error(sqlite_inbox: str, app_server: AppServer) -> None:
     listing = requests.get(f"{app_server.url}/interfaces/hl7?status=rejected", timeout=10)
     assert rows(listing) == [(5, "rejected"), (3, "rejected")]
-    assert f"{UNSUPPORTED} (ADT^A01, ADT^A04" in listing.text
+    assert f"{UNSUPPORTED} (ADT^A01, ADT^A03, ADT^A04" in listing.text
     assert "got &#39;ZDR^Z01&#39;" in listing.text
     assert 'aria-current="page">Rejected (dead letters)' in listing.text
 

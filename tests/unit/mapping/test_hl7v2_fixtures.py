@@ -1,7 +1,8 @@
 """Golden tests: every fixture message in fixtures/hl7/ maps to the FHIR beside it.
 
 `<scenario>.hl7` holds one message or a batch; `<scenario>.fhir.json` holds, per message,
-its control id and either the resources (with their write mode) or the located error.
+its control id and either the resources (with their write mode, and the elements the store
+keeps as stored when the message does not give them) or the located error.
 UPDATE_GOLDENS=1 rewrites the expected files: review the diff before committing.
 """
 
@@ -36,7 +37,8 @@ def mapped(path: Path, maps: Hl7Maps) -> dict[str, Any]:
         entry: dict[str, Any] = {"control_id": message.header.control_id}
         try:
             entry["resources"] = [
-                {"mode": r.mode, "resource": r.body} for r in map_message(message, maps, OPTIONS)
+                {"mode": r.mode, **({"keep": list(r.keep)} if r.keep else {}), "resource": r.body}
+                for r in map_message(message, maps, OPTIONS)
             ]
         except Hl7Error as exc:
             entry["error"] = {"code": exc.code.value, "message": exc.message}
