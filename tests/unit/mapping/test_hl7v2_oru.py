@@ -7,6 +7,7 @@ result, corrections, located errors) and that evidence assembly sees what the ma
 
 from __future__ import annotations
 
+import base64
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -406,3 +407,39 @@ def test_each_obr_group_keeps_its_own_observations(feed_maps: Hl7Maps) -> None:
     [one_ref], [two_ref] = first["result"], second["result"]
     assert observations[one_ref["reference"]]["valueQuantity"]["value"] == 0.04
     assert observations[two_ref["reference"]]["valueQuantity"]["value"] == 0.06
+
+
+# ---------------------------------------------------------------- a report sent as a document
+
+
+def test_an_embedded_pdf_is_the_reports_presented_form_byte_for_byte(feed_maps: Hl7Maps) -> None:
+    """oru-r01-pathology-pdf: OBX 3 is the lab's signed PDF (v2.6: subtype `pdf`, Base64)."""
+    text = (fixtures_dir() / "hl7" / "oru-r01-pathology-pdf.hl7").read_text("utf-8")
+    sent = next(s for s in text.splitlines() if s.startswith("OBX|3|ED|")).split("|")[5]
+    [(resources)] = messages("oru-r01-pathology-pdf", feed_maps)
+    report = one(resources, "DiagnosticReport")
+    [form] = report["presentedForm"]  # OBX 4 is hex-encoded: not converted, no form
+    assert form["contentType"] == "application/pdf"
+    assert form["data"] == sent.split("^")[4]
+    assert base64.b64decode(form["data"]).startswith(b"%PDF-1.4")
+    assert form["title"] == "Pathology study"
+    assert form["creation"] == "2025-03-14T09:40:00-05:00"  # OBR-22
+    # the document is no Observation, and the text lines still make the conclusion
+    assert len(of_type(resources, "Observation")) == len(report["result"]) == 2
+    assert report["conclusion"] == "Skin, left cheek, shave biopsy:\n- Actinic keratosis."
+
+
+def test_an_unencoded_document_is_base64_encoded_and_an_unknown_subtype_is_not_guessed(
+    feed_maps: Hl7Maps,
+) -> None:
+    segments = [
+        "MSH|^~\\&|LAB|LAB|DERMRCM|DERMRCM|20250314094510||ORU^R01|ED-A-1|P|2.5.1",
+        "PID|1||MRN1^^^SYNDERM^MR||Test^Ed",
+        "OBR|1|ORD-1^DERMRCM|F-1^LAB|11526-1^Pathology study^LN|||20250311110000" + "|" * 18 + "F",
+        "OBX|1|ED|REPORT^Report^L||LAB^TEXT^HTML^A^<p>final</p>||||||F",
+        "OBX|2|ED|REPORT^Report^L||LAB^image^x-dermoscopy^Base64^AAEC||||||F",
+    ]
+    report = one(map_text(segments, feed_maps), "DiagnosticReport")
+    html, image = report["presentedForm"]
+    assert (html["contentType"], base64.b64decode(html["data"])) == ("text/html", b"<p>final</p>")
+    assert (image["contentType"], image["data"]) == ("application/octet-stream", "AAEC")
