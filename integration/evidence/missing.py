@@ -38,10 +38,19 @@ class Found:
 
 
 def note_texts(documents: list[Any]) -> list[tuple[str, str]]:
-    """(source, text) of every inline text/* note in DocumentReferences."""
+    """(source, text) of every inline text/* note in DocumentReferences, but not of a note
+    withdrawn (status) or replaced by another note in the chart (its `relatesTo` replaces, as
+    an HL7 MDM^T10 maps), whose text is no longer what the clinician says."""
+    replaced = {
+        relation.target.reference.rsplit("/", 1)[-1]
+        for doc in documents
+        if doc.status not in _NOTE_SKIP
+        for relation in doc.relatesTo or []
+        if relation.code == "replaces" and relation.target and relation.target.reference
+    }
     out = []
     for doc in documents:
-        if doc.status in _NOTE_SKIP:
+        if doc.status in _NOTE_SKIP or doc.id in replaced:
             continue
         for item in doc.content or []:
             text = attachment_text(item.attachment)

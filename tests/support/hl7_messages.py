@@ -69,16 +69,18 @@ def adt_a04(n: int, *, control_id: str | None = None, sex: str = "F") -> str:
 
 def held_after(*batches: list[MappedResource]) -> dict[str, dict[str, Any]]:
     """What a FHIR store holds after mapped messages in order, with the write modes of
-    integration/store/fhir_store.py: create only if absent, replace, merge top-level elements."""
+    integration/store/fhir_store.py: create only if absent, replace, merge top-level elements;
+    an element the message left to the map's `keep` stays as held."""
     held: dict[str, dict[str, Any]] = {}
     for batch in batches:
         for r in batch:
-            if r.mode == "create" and r.reference in held:
+            old = held.get(r.reference)
+            if r.mode == "create" and old is not None:
                 continue
-            if r.mode == "merge" and r.reference in held:
-                held[r.reference] = {**held[r.reference], **r.body}
-            else:
-                held[r.reference] = r.body
+            body = {**old, **r.body} if r.mode == "merge" and old is not None else r.body
+            if r.keep and old is not None:
+                body = {**body, **{name: old[name] for name in r.keep if name in old}}
+            held[r.reference] = body
     return held
 
 

@@ -27,7 +27,7 @@ from integration.mapping.hl7v2_transforms import load_feed_maps
 from integration.paths import fixtures_dir
 from integration.store.fhir_store import FhirStore, ResourceWriter
 from integration.store.models import Base
-from tests.support.hl7_messages import held_after
+from tests.support.hl7_messages import fixture_messages, held_after
 
 OPTIONS = MappingOptions(timezone="America/New_York")
 CPT = "http://www.ama-assn.org/go/cpt"
@@ -254,6 +254,34 @@ def test_the_signed_note_replaces_the_preliminary_one(feed_maps: Hl7Maps) -> Non
     documents = [r for r in held.values() if r["resourceType"] == "DocumentReference"]
     assert len(documents) == 1
     assert documents[0]["docStatus"] == "final"  # TXA-17 AU
+
+
+def test_an_edit_addendum_and_replacement_of_a_note(feed_maps: Hl7Maps) -> None:
+    """mdm-document-revisions: T02 draft, T08 edit (same TXA-12), T06 addendum and T10
+    replacement (each its own TXA-12, TXA-13 the draft)."""
+    draft, edit, addendum, replacement = (
+        one(resources, "DocumentReference")
+        for resources in fixture_messages("mdm-document-revisions", feed_maps, OPTIONS)
+    )
+    assert edit["id"] == draft["id"]  # an edit is the same document, its text replaced
+    assert "BSA 14%" in note_text(edit) and "BSA 12%" not in note_text(edit)
+    assert "relatesTo" not in draft and "relatesTo" not in edit
+    assert len({draft["id"], addendum["id"], replacement["id"]}) == 3
+    parent = f"DocumentReference/{draft['id']}"
+    assert addendum["relatesTo"] == [{"code": "appends", "target": {"reference": parent}}]
+    assert replacement["relatesTo"] == [{"code": "replaces", "target": {"reference": parent}}]
+
+    # The evidence reads the addendum and the replacement, not the replaced draft.
+    held = held_after(*fixture_messages("mdm-document-revisions", feed_maps, OPTIONS))
+    documents = [
+        DocumentReference.model_validate(r)
+        for r in held.values()
+        if r["resourceType"] == "DocumentReference"
+    ]
+    texts = [text for _, text in note_texts(documents)]
+    assert len(texts) == 2
+    assert any("PASI 11.2" in text for text in texts)
+    assert any(text.startswith("ADDENDUM:") for text in texts)
 
 
 def pdf_payload() -> str:
