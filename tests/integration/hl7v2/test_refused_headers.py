@@ -61,8 +61,8 @@ def nothing_applied(engine: Engine) -> bool:
     [
         # SIU_S12's structure, but S16 discontinues: it must not be booked
         ("SIU^S16^SIU_S12", "SCH|PL-5001^EPIC|FL-9001^EPIC||||||||||^^30^20261220093000"),
-        # MDM_T02's structure, but T10 replaces a document: not a new current one
-        ("MDM^T10^MDM_T02", "TXA|1|PN|TX|20261207100000|||||||||DOC-77||||||AU"),
+        # ADT_A05's structure (A05, A28, A31 are taken), but A14 is a pending admit: not taken
+        ("ADT^A14^ADT_A05", "EVN|A14|20261207100000"),
         ("ADT^A99^ADT_A01", "EVN|A99|20261207110000"),
     ],
 )
